@@ -1,0 +1,96 @@
+//! Who is logged in: the `User` every module may read, the `CurrentUser`
+//! context in the browser, and (server side) the extractors that let any
+//! handler or server function require a login in one line.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A logged-in person, as the browser sees them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: i64,
+    /// Generated at first login (WeChat no longer shares nicknames);
+    /// the user may change it.
+    pub display_name: String,
+}
+
+impl User {
+    /// The character shown in the round avatar placeholder.
+    pub fn initial(&self) -> String {
+        self.display_name.chars().next().map(String::from).unwrap_or_default()
+    }
+}
+
+/// The logged-in user for every module: set from the request on the server,
+/// handed to the browser with the page (so a reload shows the right header at
+/// once) and updated in place when someone logs in or out.
+#[derive(Clone, Copy, Debug)]
+pub struct CurrentUser(RwSignal<Option<User>>);
+
+impl CurrentUser {
+    pub fn new(user: Option<User>) -> Self {
+        Self(RwSignal::new(user))
+    }
+
+    pub fn get(&self) -> Option<User> {
+        self.0.get()
+    }
+
+    pub fn set(&self, user: Option<User>) {
+        self.0.set(user)
+    }
+}
+
+/// The `CurrentUser` context the app provides.
+pub fn use_current_user() -> CurrentUser {
+    use_context::<CurrentUser>().unwrap_or_else(|| CurrentUser::new(None))
+}
+
+#[cfg(feature = "ssr")]
+pub use server::{AuthUser, RequestUser};
+
+#[cfg(feature = "ssr")]
+mod server {
+    use axum::{
+        extract::FromRequestParts,
+        http::{request::Parts, StatusCode},
+        response::{IntoResponse, Response},
+        Json,
+    };
+
+    use super::User;
+
+    /// Put into each request's extensions by the server's session layer: the
+    /// user its session cookie belongs to, if any.
+    #[derive(Clone, Debug, Default)]
+    pub struct RequestUser(pub Option<User>);
+
+    impl RequestUser {
+        pub fn of(parts: &Parts) -> Option<User> {
+            parts
+                .extensions
+                .get::<RequestUser>()
+                .and_then(|user| user.0.clone())
+        }
+    }
+
+    /// Requires a logged-in user: `async fn handler(AuthUser(user): AuthUser)`
+    /// in axum, `let AuthUser(user) = leptos_axum::extract().await?;` in a
+    /// server function. Answers 401 otherwise.
+    #[derive(Clone, Debug)]
+    pub struct AuthUser(pub User);
+
+    impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
+        type Rejection = Response;
+
+        async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+            RequestUser::of(parts).map(AuthUser).ok_or_else(|| {
+                let body = serde_json::json!({
+                    "error": "not_logged_in",
+                    "message": "请先登录",
+                });
+                (StatusCode::UNAUTHORIZED, Json(body)).into_response()
+            })
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The site's Leptos application, shared by the server (`ssr`) and the
+//! browser (`hydrate`).
+
+mod app;
+pub mod auth;
+pub mod modules;
+pub mod theme;
+
+pub use app::{get_page, shell, App};

@@ -1,0 +1,64 @@
+use serde::{Deserialize, Serialize};
+
+use super::Module;
+
+/// Site-wide settings every module may read (`theme/settings.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SiteSettings {
+    /// The site's name, shown in the header and in page titles.
+    pub name: String,
+    /// One or two characters drawn as the logo mark.
+    pub logo_text: String,
+    /// Short line under the name in the footer.
+    pub tagline: String,
+    /// Copyright owner shown in the footer ("© {copyright}").
+    pub copyright: String,
+    /// ICP备案号. Sites served in mainland China must show it, linked to
+    /// beian.miit.gov.cn; empty hides the line.
+    pub icp: String,
+}
+
+impl Default for SiteSettings {
+    fn default() -> Self {
+        Self {
+            name: "文思".into(),
+            logo_text: "文".into(),
+            tagline: String::new(),
+            copyright: String::new(),
+            icp: String::new(),
+        }
+    }
+}
+
+/// One placed module instance: a page section or a block inside a section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Section {
+    /// Unique within its file; given in the file or derived from the type.
+    pub id: String,
+    pub module: Module,
+    /// Module instances rendered in this section's slot (only for module
+    /// types that accept blocks).
+    pub blocks: Vec<Section>,
+}
+
+/// A page composed from sections (`theme/pages/<slug>.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Page {
+    /// `index` is served at `/`, any other slug at `/<slug>`.
+    pub slug: String,
+    pub title: String,
+    pub description: String,
+    pub sections: Vec<Section>,
+}
+
+/// What every page shares: site settings and the header and footer groups.
+/// Computed by the server and handed to the browser once, with the HTML.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Layout {
+    pub site: SiteSettings,
+    pub header: Vec<Section>,
+    pub footer: Vec<Section>,
+    /// The WeChat sandbox is on: every page says so.
+    pub sandbox: bool,
+}

@@ -1,0 +1,361 @@
+//! Every setting of the server, read once at start-up from the environment
+//! (and an optional untracked `.env`). A wrong value stops the start with the
+//! setting's name and what is wrong; secret values are never repeated.
+
+use std::{path::PathBuf, time::Duration};
+
+use leptos::config::LeptosOptions;
+use rand::{distr::Alphanumeric, Rng};
+use secrecy::SecretString;
+
+#[derive(Debug, thiserror::Error)]
+#[error("setting {name}: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        name,
+        reason: reason.into(),
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Leptos's own settings (`LEPTOS_SITE_ADDR`, `LEPTOS_SITE_ROOT`, …).
+    pub leptos: LeptosOptions,
+    /// `DATABASE_URL`
+    pub database_url: String,
+    /// `THEME_DIR`: the page and group files.
+    pub theme_dir: PathBuf,
+    /// `TRUST_PROXY_HEADERS`: take the client address and scheme from
+    /// `X-Forwarded-For` / `X-Forwarded-Proto` (only behind a proxy you run).
+    pub trust_proxy_headers: bool,
+    pub wechat: WechatConfig,
+    pub login: LoginConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct WechatConfig {
+    pub mode: WechatMode,
+    /// `WECHAT_APPID`; generated in sandbox mode.
+    pub appid: String,
+    /// `WECHAT_TOKEN`: the Token entered in the WeChat console; generated in
+    /// sandbox mode.
+    pub token: SecretString,
+    /// `WECHAT_ENCODING_AES_KEY`: set → safe and compatible mode accepted.
+    pub encoding_aes_key: Option<SecretString>,
+    /// `WECHAT_API_BASE`; `None` in sandbox mode, where the site's own
+    /// `/sandbox/wechat` is used once the server knows its address.
+    pub api_base: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub enum WechatMode {
+    /// A real 服务号.
+    Live { secret: SecretString },
+    /// The built-in WeChat stand-in.
+    Sandbox,
+}
+
+impl WechatConfig {
+    pub fn is_sandbox(&self) -> bool {
+        matches!(self.mode, WechatMode::Sandbox)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct LoginConfig {
+    /// `LOGIN_EXPIRY_SECONDS`: how long a QR code can be scanned.
+    pub expiry: Duration,
+    /// `SESSION_DAYS`: how long a login lasts.
+    pub session_ttl: Duration,
+    /// `LOGIN_CONFIRM_MODE`: a scan must be confirmed by replying 确认.
+    pub confirm_mode: bool,
+    /// `LOGIN_START_PER_MINUTE`: QR codes one client address may request per
+    /// minute; 0 lifts the limit.
+    pub start_per_minute: u32,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/site.db";
+pub const DEFAULT_WECHAT_API_BASE: &str = "https://api.weixin.qq.com";
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `var` (the environment, or a map in tests).
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+
+        let leptos = leptos_options(&get)?;
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        if !database_url.starts_with("sqlite:") {
+            return Err(invalid(
+                "DATABASE_URL",
+                "only SQLite (sqlite://path/to/file.db) is supported for now",
+            ));
+        }
+
+        Ok(Config {
+            leptos,
+            database_url,
+            theme_dir: get("THEME_DIR").unwrap_or_else(|| "theme".into()).into(),
+            trust_proxy_headers: flag(&get, "TRUST_PROXY_HEADERS", false)?,
+            wechat: wechat_config(&get)?,
+            login: LoginConfig {
+                expiry: Duration::from_secs(number(&get, "LOGIN_EXPIRY_SECONDS", 300, 5..=86_400)?),
+                session_ttl: Duration::from_secs(86_400 * number(&get, "SESSION_DAYS", 30, 1..=365)?),
+                confirm_mode: flag(&get, "LOGIN_CONFIRM_MODE", false)?,
+                start_per_minute: number(&get, "LOGIN_START_PER_MINUTE", 10, 0..=1_000_000)? as u32,
+            },
+        })
+    }
+}
+
+fn leptos_options(get: &impl Fn(&str) -> Option<String>) -> Result<LeptosOptions, ConfigError> {
+    let mut options = leptos::config::get_configuration(None)
+        .map_err(|err| invalid("LEPTOS_*", err.to_string()))?
+        .leptos_options;
+    // Run outside cargo-leptos, the release binary still finds its
+    // fingerprinted files: cargo-leptos writes hash.txt beside it.
+    if get("LEPTOS_HASH_FILES").is_none() {
+        let beside_binary = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|dir| dir.join(options.hash_file.as_ref())));
+        options.hash_files = beside_binary.is_some_and(|file| file.exists());
+    }
+    Ok(options)
+}
+
+fn wechat_config(get: &impl Fn(&str) -> Option<String>) -> Result<WechatConfig, ConfigError> {
+    let appid = get("WECHAT_APPID");
+    let secret = get("WECHAT_APPSECRET");
+    let forced_sandbox = flag(get, "WECHAT_SANDBOX", false)?;
+
+    let mode = match (&appid, secret, forced_sandbox) {
+        (Some(_), Some(_), true) => {
+            return Err(invalid(
+                "WECHAT_SANDBOX",
+                "the sandbox cannot run while real credentials (WECHAT_APPID, WECHAT_APPSECRET) are set; unset one or the other",
+            ))
+        }
+        (Some(_), Some(secret), false) => WechatMode::Live {
+            secret: SecretString::from(secret),
+        },
+        (Some(_), None, false) => {
+            return Err(invalid("WECHAT_APPSECRET", "required when WECHAT_APPID is set"))
+        }
+        (None, Some(_), _) => {
+            return Err(invalid("WECHAT_APPID", "required when WECHAT_APPSECRET is set"))
+        }
+        (_, None, _) => WechatMode::Sandbox,
+    };
+    let sandbox = matches!(mode, WechatMode::Sandbox);
+
+    if let Some(appid) = &appid {
+        if !(appid.starts_with("wx") && appid.len() == 18 && appid.bytes().all(|b| b.is_ascii_alphanumeric())) {
+            return Err(invalid("WECHAT_APPID", "an AppID is \"wx\" followed by 16 letters or digits"));
+        }
+    }
+
+    let token = match get("WECHAT_TOKEN") {
+        Some(token) => {
+            let ok = (3..=32).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !ok {
+                return Err(invalid(
+                    "WECHAT_TOKEN",
+                    "the WeChat console accepts 3 to 32 letters or digits",
+                ));
+            }
+            token
+        }
+        None if sandbox => random_text(32),
+        None => {
+            return Err(invalid(
+                "WECHAT_TOKEN",
+                "required with a real 服务号: the Token you entered in the WeChat console",
+            ))
+        }
+    };
+
+    let encoding_aes_key = match get("WECHAT_ENCODING_AES_KEY") {
+        Some(key) => {
+            let ok = key.len() == 43 && key.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !ok {
+                return Err(invalid(
+                    "WECHAT_ENCODING_AES_KEY",
+                    "an EncodingAESKey is 43 letters or digits",
+                ));
+            }
+            Some(SecretString::from(key))
+        }
+        None => None,
+    };
+
+    let api_base = match get("WECHAT_API_BASE") {
+        Some(base) if sandbox => {
+            return Err(invalid(
+                "WECHAT_API_BASE",
+                format!("cannot be set in sandbox mode, which answers at /sandbox/wechat itself (it is \"{base}\")"),
+            ))
+        }
+        Some(base) => {
+            if !(base.starts_with("https://") || base.starts_with("http://")) {
+                return Err(invalid("WECHAT_API_BASE", format!("\"{base}\" is not an http(s) URL")));
+            }
+            Some(base.trim_end_matches('/').to_owned())
+        }
+        None if sandbox => None,
+        None => Some(DEFAULT_WECHAT_API_BASE.to_owned()),
+    };
+
+    Ok(WechatConfig {
+        mode,
+        appid: appid.unwrap_or_else(|| format!("wx{}", random_text(16).to_lowercase())),
+        token: SecretString::from(token),
+        encoding_aes_key,
+        api_base,
+    })
+}
+
+fn flag(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match get(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "on" | "yes") => Ok(true),
+        Some("0" | "false" | "off" | "no") => Ok(false),
+        Some(other) => Err(invalid(name, format!("\"{other}\" is not one of 1/0, true/false, on/off"))),
+    }
+}
+
+fn number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(text) = get(name) else {
+        return Ok(default);
+    };
+    let value: u64 = text
+        .parse()
+        .map_err(|_| invalid(name, format!("\"{text}\" is not a whole number")))?;
+    if !range.contains(&value) {
+        return Err(invalid(
+            name,
+            format!("{value} is out of range ({} to {})", range.start(), range.end()),
+        ));
+    }
+    Ok(value)
+}
+
+fn random_text(len: usize) -> String {
+    rand::rng().sample_iter(&Alphanumeric).take(len).map(char::from).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use std::collections::HashMap;
+
+    const FAKE_APPID: &str = "wx0000000000000000";
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_are_sandbox_sqlite_and_five_minutes() {
+        let config = config(&[]).unwrap();
+        assert!(config.wechat.is_sandbox());
+        assert_eq!(config.database_url, "sqlite://data/site.db");
+        assert_eq!(config.theme_dir, PathBuf::from("theme"));
+        assert_eq!(config.login.expiry, Duration::from_secs(300));
+        assert_eq!(config.login.session_ttl, Duration::from_secs(30 * 86_400));
+        assert!(!config.login.confirm_mode);
+        assert_eq!(config.login.start_per_minute, 10);
+        assert!(config.wechat.api_base.is_none());
+        assert!(config.wechat.encoding_aes_key.is_none());
+        assert_eq!(config.wechat.token.expose_secret().len(), 32);
+        assert!(config.wechat.appid.starts_with("wx") && config.wechat.appid.len() == 18);
+    }
+
+    #[test]
+    fn real_credentials_turn_the_sandbox_off() {
+        let config = config(&[
+            ("WECHAT_APPID", FAKE_APPID),
+            ("WECHAT_APPSECRET", "fake-secret-for-tests"),
+            ("WECHAT_TOKEN", "faketoken123"),
+        ])
+        .unwrap();
+        assert!(!config.wechat.is_sandbox());
+        assert_eq!(config.wechat.api_base.as_deref(), Some(DEFAULT_WECHAT_API_BASE));
+    }
+
+    #[test]
+    fn the_sandbox_is_refused_with_real_credentials() {
+        let err = config(&[
+            ("WECHAT_APPID", FAKE_APPID),
+            ("WECHAT_APPSECRET", "fake-secret-for-tests"),
+            ("WECHAT_SANDBOX", "1"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.name, "WECHAT_SANDBOX");
+    }
+
+    #[test]
+    fn an_appid_needs_its_secret_and_token() {
+        assert_eq!(config(&[("WECHAT_APPID", FAKE_APPID)]).unwrap_err().name, "WECHAT_APPSECRET");
+        let err = config(&[("WECHAT_APPID", FAKE_APPID), ("WECHAT_APPSECRET", "fake-secret-for-tests")]).unwrap_err();
+        assert_eq!(err.name, "WECHAT_TOKEN");
+    }
+
+    #[test]
+    fn wrong_values_name_the_setting() {
+        for (name, value) in [
+            ("LOGIN_EXPIRY_SECONDS", "soon"),
+            ("LOGIN_EXPIRY_SECONDS", "1"),
+            ("SESSION_DAYS", "0"),
+            ("LOGIN_CONFIRM_MODE", "maybe"),
+            ("WECHAT_ENCODING_AES_KEY", "short"),
+            ("WECHAT_TOKEN", "has space"),
+            ("DATABASE_URL", "postgres://localhost/site"),
+            ("WECHAT_API_BASE", "https://example.com"),
+        ] {
+            let err = config(&[(name, value)]).unwrap_err();
+            assert_eq!(err.name, name, "{name}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn errors_never_repeat_a_secret() {
+        let key = "x".repeat(42);
+        let err = config(&[("WECHAT_ENCODING_AES_KEY", &key)]).unwrap_err();
+        assert!(!err.to_string().contains(&key));
+        let err = config(&[("WECHAT_TOKEN", "a secret token!")]).unwrap_err();
+        assert!(!err.to_string().contains("a secret token!"));
+    }
+
+    #[test]
+    fn settings_are_read() {
+        let config = config(&[
+            ("LOGIN_EXPIRY_SECONDS", "60"),
+            ("LOGIN_CONFIRM_MODE", "on"),
+            ("LOGIN_START_PER_MINUTE", "0"),
+            ("WECHAT_ENCODING_AES_KEY", &"k".repeat(43)),
+            ("WECHAT_TOKEN", "faketoken123"),
+        ])
+        .unwrap();
+        assert_eq!(config.login.expiry, Duration::from_secs(60));
+        assert!(config.login.confirm_mode);
+        assert_eq!(config.login.start_per_minute, 0);
+        assert!(config.wechat.encoding_aes_key.is_some());
+        assert_eq!(config.wechat.token.expose_secret(), "faketoken123");
+    }
+}

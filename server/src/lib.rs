@@ -1,0 +1,10 @@
+//! The site's server: configuration, database, static files, pages, and the
+//! routes of each area, assembled in `startup`.
+
+pub mod config;
+pub mod db;
+pub mod health;
+pub mod startup;
+pub mod state;
+pub mod static_files;
+pub mod telemetry;

@@ -1,0 +1,38 @@
+use std::process::ExitCode;
+
+use server::{config::Config, startup::Application, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // An optional, untracked `.env` fills in settings the environment lacks.
+    match dotenvy::dotenv() {
+        Ok(_) => {}
+        Err(err) if err.not_found() => {}
+        Err(err) => {
+            eprintln!("the server cannot start: .env is not readable: {err}");
+            return ExitCode::FAILURE;
+        }
+    }
+    telemetry::init();
+
+    let app = match Config::from_env() {
+        Ok(config) => Application::build(config).await,
+        Err(err) => Err(err.into()),
+    };
+    let app = match app {
+        Ok(app) => app,
+        Err(err) => {
+            tracing::error!("the server cannot start: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    tracing::info!("listening on http://{}", app.address());
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("the server stopped with an error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

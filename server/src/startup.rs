@@ -1,0 +1,193 @@
+//! Builds the application from its configuration and runs it.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use app::{shell, App};
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{header, HeaderValue},
+    response::{IntoResponse, Response},
+    serve::ListenerExt,
+    Router,
+};
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::{net::TcpListener, sync::watch};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::{
+    config::{Config, ConfigError},
+    db::{self, DbError},
+    health,
+    state::{AppState, Shutdown},
+    static_files::StaticFiles,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("the theme is broken: {0}")]
+    Theme(#[from] app::theme::load::LoadError),
+    #[error("database: {0}")]
+    Database(#[from] DbError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot read the static files in {root}: {source}")]
+    StaticFiles { root: String, source: std::io::Error },
+}
+
+/// A server bound to its address, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    address: SocketAddr,
+    router: Router,
+    stop: watch::Sender<bool>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let mut theme = app::theme::load::load(&config.theme_dir)?;
+        theme.layout.sandbox = config.wechat.is_sandbox();
+
+        let db = db::connect(&config.database_url).await?;
+
+        let site_root = std::path::PathBuf::from(config.leptos.site_root.as_ref());
+        let static_files =
+            StaticFiles::load(&site_root, &config.leptos.site_pkg_dir, config.leptos.hash_files)
+                .map_err(|source| StartupError::StaticFiles {
+                    root: site_root.display().to_string(),
+                    source,
+                })?;
+        if static_files.is_empty() {
+            tracing::warn!(root = %site_root.display(), "no static files: pages will not hydrate (build with cargo leptos)");
+        }
+
+        let addr = config.leptos.site_addr;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr, source })?;
+
+        let (stop, shutdown) = Shutdown::new();
+        let state = AppState {
+            leptos: config.leptos.clone(),
+            config: Arc::new(config),
+            db,
+            theme: Arc::new(theme),
+            shutdown,
+        };
+        let router = router(state, Arc::new(static_files));
+        Ok(Self {
+            listener,
+            address,
+            router,
+            stop,
+        })
+    }
+
+    /// Where the server listens (the real port when configured with port 0).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Runs until Ctrl-C or SIGTERM.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Runs until `signal` resolves, then lets open requests finish.
+    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let stop = self.stop;
+        let listener = self.listener.tap_io(|stream| {
+            // Without it, small responses wait for the client's delayed ACK
+            // (Nagle's algorithm): ~40 ms per static file.
+            if let Err(err) = stream.set_nodelay(true) {
+                tracing::debug!("cannot set TCP_NODELAY: {err}");
+            }
+        });
+        axum::serve(
+            listener,
+            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            signal.await;
+            tracing::info!("stopping: finishing open requests");
+            let _ = stop.send(true);
+        })
+        .await
+    }
+}
+
+/// One router per area, merged here.
+fn router(state: AppState, static_files: Arc<StaticFiles>) -> Router {
+    let theme = state.theme.clone();
+    let context = move || provide_context(theme.clone());
+    let leptos = state.leptos.clone();
+    let app = move || shell(leptos.clone());
+
+    let pages = Router::new().leptos_routes_with_context(
+        &state,
+        generate_route_list(App),
+        context.clone(),
+        app.clone(),
+    );
+    let not_found = leptos_axum::render_app_to_stream_with_context(context, app);
+
+    Router::new()
+        .merge(pages)
+        .merge(health::routes())
+        .fallback(move |State(_): State<AppState>, request: Request<Body>| {
+            let static_files = static_files.clone();
+            let not_found = not_found.clone();
+            async move { static_or_not_found(&static_files, request, not_found).await }
+        })
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+        .with_state(state)
+}
+
+/// A static file if one has this path, else the site's 404 page (rendered
+/// through the same header and footer as every page).
+async fn static_or_not_found<F, Fut>(static_files: &StaticFiles, request: Request<Body>, not_found: F) -> Response
+where
+    F: Fn(Request<Body>) -> Fut,
+    Fut: Future<Output = Response<Body>>,
+{
+    match static_files.response(request.method(), request.uri().path(), request.headers()) {
+        Some(response) => response.into_response(),
+        None => not_found(request).await,
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

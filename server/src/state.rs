@@ -1,0 +1,43 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+
+use app::theme::load::Theme;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use sqlx::SqlitePool;
+use tokio::sync::watch;
+
+use crate::config::Config;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub leptos: LeptosOptions,
+    pub db: SqlitePool,
+    pub theme: Arc<Theme>,
+    pub shutdown: Shutdown,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+/// Tells long-lived responses (event streams) and background tasks that the
+/// server is stopping, so a graceful shutdown does not wait for them forever.
+#[derive(Clone, Debug)]
+pub struct Shutdown(watch::Receiver<bool>);
+
+impl Shutdown {
+    pub fn new() -> (watch::Sender<bool>, Self) {
+        let (sender, receiver) = watch::channel(false);
+        (sender, Self(receiver))
+    }
+
+    /// Resolves once the server has begun to stop.
+    pub async fn stopped(mut self) {
+        let _ = self.0.wait_for(|stopping| *stopping).await;
+    }
+}

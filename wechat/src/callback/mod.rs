@@ -1,0 +1,16 @@
+//! The callback URL's protocol, framework-free: the server side
+//! ([`CallbackVerifier`]) and WeChat's side ([`push_request`],
+//! [`open_reply`]) used by the sandbox and tests.
+
+mod error;
+mod push;
+mod query;
+mod verifier;
+
+pub use error::CallbackError;
+pub use push::{open_reply, push_request, PushMode, PushRequest};
+pub use query::CallbackQuery;
+pub use verifier::{timestamp_is_fresh, CallbackVerifier, Inbound};
+
+#[cfg(test)]
+mod tests;
