@@ -60,6 +60,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
                     <Route path=path!("/:slug") view=SlugPage ssr=SsrMode::Async />
+                    <Route path=path!("/sandbox/wechat/phone") view=crate::sandbox::PhonePage />
                 </Routes>
             </main>
             <footer class="site-footer">

@@ -4,6 +4,7 @@
 mod app;
 pub mod auth;
 pub mod modules;
+mod sandbox;
 pub mod theme;
 
 pub use app::{get_page, shell, App};

@@ -39,9 +39,13 @@ pub struct Config {
 
 #[derive(Clone, Debug)]
 pub struct WechatConfig {
-    pub mode: WechatMode,
+    /// The built-in WeChat stand-in answers instead of WeChat: no AppID set,
+    /// or `WECHAT_SANDBOX=1`.
+    pub sandbox: bool,
     /// `WECHAT_APPID`; generated in sandbox mode.
     pub appid: String,
+    /// `WECHAT_APPSECRET`; generated in sandbox mode.
+    pub secret: SecretString,
     /// `WECHAT_TOKEN`: the Token entered in the WeChat console; generated in
     /// sandbox mode.
     pub token: SecretString,
@@ -50,20 +54,6 @@ pub struct WechatConfig {
     /// `WECHAT_API_BASE`; `None` in sandbox mode, where the site's own
     /// `/sandbox/wechat` is used once the server knows its address.
     pub api_base: Option<String>,
-}
-
-#[derive(Clone, Debug)]
-pub enum WechatMode {
-    /// A real 服务号.
-    Live { secret: SecretString },
-    /// The built-in WeChat stand-in.
-    Sandbox,
-}
-
-impl WechatConfig {
-    pub fn is_sandbox(&self) -> bool {
-        matches!(self.mode, WechatMode::Sandbox)
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -137,25 +127,22 @@ fn wechat_config(get: &impl Fn(&str) -> Option<String>) -> Result<WechatConfig, 
     let secret = get("WECHAT_APPSECRET");
     let forced_sandbox = flag(get, "WECHAT_SANDBOX", false)?;
 
-    let mode = match (&appid, secret, forced_sandbox) {
+    let (sandbox, secret) = match (&appid, secret, forced_sandbox) {
         (Some(_), Some(_), true) => {
             return Err(invalid(
                 "WECHAT_SANDBOX",
                 "the sandbox cannot run while real credentials (WECHAT_APPID, WECHAT_APPSECRET) are set; unset one or the other",
             ))
         }
-        (Some(_), Some(secret), false) => WechatMode::Live {
-            secret: SecretString::from(secret),
-        },
+        (Some(_), Some(secret), false) => (false, secret),
         (Some(_), None, false) => {
             return Err(invalid("WECHAT_APPSECRET", "required when WECHAT_APPID is set"))
         }
         (None, Some(_), _) => {
             return Err(invalid("WECHAT_APPID", "required when WECHAT_APPSECRET is set"))
         }
-        (_, None, _) => WechatMode::Sandbox,
+        (_, None, _) => (true, random_text(32)),
     };
-    let sandbox = matches!(mode, WechatMode::Sandbox);
 
     if let Some(appid) = &appid {
         if !(appid.starts_with("wx") && appid.len() == 18 && appid.bytes().all(|b| b.is_ascii_alphanumeric())) {
@@ -215,7 +202,8 @@ fn wechat_config(get: &impl Fn(&str) -> Option<String>) -> Result<WechatConfig, 
     };
 
     Ok(WechatConfig {
-        mode,
+        sandbox,
+        secret: SecretString::from(secret),
         appid: appid.unwrap_or_else(|| format!("wx{}", random_text(16).to_lowercase())),
         token: SecretString::from(token),
         encoding_aes_key,
@@ -273,7 +261,7 @@ mod tests {
     #[test]
     fn defaults_are_sandbox_sqlite_and_five_minutes() {
         let config = config(&[]).unwrap();
-        assert!(config.wechat.is_sandbox());
+        assert!(config.wechat.sandbox);
         assert_eq!(config.database_url, "sqlite://data/site.db");
         assert_eq!(config.theme_dir, PathBuf::from("theme"));
         assert_eq!(config.login.expiry, Duration::from_secs(300));
@@ -294,7 +282,7 @@ mod tests {
             ("WECHAT_TOKEN", "faketoken123"),
         ])
         .unwrap();
-        assert!(!config.wechat.is_sandbox());
+        assert!(!config.wechat.sandbox);
         assert_eq!(config.wechat.api_base.as_deref(), Some(DEFAULT_WECHAT_API_BASE));
     }
 

@@ -4,7 +4,10 @@
 pub mod config;
 pub mod db;
 pub mod health;
+pub mod sandbox;
 pub mod startup;
 pub mod state;
 pub mod static_files;
 pub mod telemetry;
+pub mod token_store;
+pub mod wechat_link;

@@ -21,7 +21,9 @@ use crate::{
     db::{self, DbError},
     health,
     state::{AppState, Shutdown},
+    sandbox::{self, Sandbox, SandboxConfig},
     static_files::StaticFiles,
+    wechat_link::{local_url, LinkError, WechatLink},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +36,8 @@ pub enum StartupError {
     Database(#[from] DbError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("{0}")]
+    Wechat(#[from] LinkError),
     #[error("cannot read the static files in {root}: {source}")]
     StaticFiles { root: String, source: std::io::Error },
 }
@@ -49,7 +53,7 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let mut theme = app::theme::load::load(&config.theme_dir)?;
-        theme.layout.sandbox = config.wechat.is_sandbox();
+        theme.layout.sandbox = config.wechat.sandbox;
 
         let db = db::connect(&config.database_url).await?;
 
@@ -72,15 +76,29 @@ impl Application {
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?;
 
+        let wechat = WechatLink::new(&config.wechat, address, db.clone())?;
+        let sandbox = config.wechat.sandbox.then(|| {
+            let site_url = local_url(address);
+            Sandbox::new(SandboxConfig {
+                appid: config.wechat.appid.clone(),
+                secret: config.wechat.secret.clone(),
+                token: config.wechat.token.clone(),
+                encoding_aes_key: config.wechat.encoding_aes_key.clone(),
+                callback_url: format!("{site_url}/wechat/callback"),
+                site_url,
+            })
+        });
+
         let (stop, shutdown) = Shutdown::new();
         let state = AppState {
+            wechat: Arc::new(wechat),
             leptos: config.leptos.clone(),
             config: Arc::new(config),
             db,
             theme: Arc::new(theme),
             shutdown,
         };
-        let router = router(state, Arc::new(static_files));
+        let router = router(state, Arc::new(static_files), sandbox.map(Arc::new));
         Ok(Self {
             listener,
             address,
@@ -123,7 +141,7 @@ impl Application {
 }
 
 /// One router per area, merged here.
-fn router(state: AppState, static_files: Arc<StaticFiles>) -> Router {
+fn router(state: AppState, static_files: Arc<StaticFiles>, sandbox: Option<Arc<Sandbox>>) -> Router {
     let theme = state.theme.clone();
     let context = move || provide_context(theme.clone());
     let leptos = state.leptos.clone();
@@ -137,9 +155,11 @@ fn router(state: AppState, static_files: Arc<StaticFiles>) -> Router {
     );
     let not_found = leptos_axum::render_app_to_stream_with_context(context, app);
 
-    Router::new()
-        .merge(pages)
-        .merge(health::routes())
+    let mut router = Router::new().merge(pages).merge(health::routes());
+    if let Some(sandbox) = sandbox {
+        router = router.nest("/sandbox/wechat", sandbox::routes(sandbox));
+    }
+    router
         .fallback(move |State(_): State<AppState>, request: Request<Body>| {
             let static_files = static_files.clone();
             let not_found = not_found.clone();

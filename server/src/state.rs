@@ -8,7 +8,7 @@ use leptos::config::LeptosOptions;
 use sqlx::SqlitePool;
 use tokio::sync::watch;
 
-use crate::config::Config;
+use crate::{config::Config, wechat_link::WechatLink};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,6 +16,7 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     pub db: SqlitePool,
     pub theme: Arc<Theme>,
+    pub wechat: Arc<WechatLink>,
     pub shutdown: Shutdown,
 }
 

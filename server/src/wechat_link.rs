@@ -1,0 +1,78 @@
+//! The site's connection to WeChat: the API client, the access token shared
+//! through the database, and the verifier of pushed callbacks.
+
+use std::{net::SocketAddr, time::Duration};
+
+use secrecy::ExposeSecret;
+use sqlx::SqlitePool;
+use wechat::{
+    api::ClientConfig, ApiError, CallbackVerifier, Client, MessageCrypto, QrTicket, TokenCache,
+};
+
+use crate::{config::WechatConfig, token_store::DbTokenStore};
+
+/// Refresh the access token this long before WeChat expires it.
+const TOKEN_MARGIN: Duration = Duration::from_secs(300);
+
+pub struct WechatLink {
+    tokens: TokenCache<DbTokenStore, Client>,
+    pub verifier: CallbackVerifier,
+    /// Set when an EncodingAESKey is configured (safe/compatible mode).
+    pub crypto: Option<MessageCrypto>,
+    pub appid: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("WECHAT_ENCODING_AES_KEY is not a valid EncodingAESKey")]
+    AesKey,
+    #[error("cannot build the WeChat API client: {0}")]
+    Client(ApiError),
+}
+
+impl WechatLink {
+    /// `address` is where this server listens: in sandbox mode the API is
+    /// the site's own `/sandbox/wechat`.
+    pub fn new(config: &WechatConfig, address: SocketAddr, db: SqlitePool) -> Result<Self, LinkError> {
+        let base_url = match &config.api_base {
+            Some(base) => base.clone(),
+            None => format!("{}/sandbox/wechat", local_url(address)),
+        };
+        let crypto = config
+            .encoding_aes_key
+            .as_ref()
+            .map(|key| MessageCrypto::new(key.expose_secret(), &config.appid))
+            .transpose()
+            .map_err(|_| LinkError::AesKey)?;
+        let client = Client::new(ClientConfig {
+            base_url,
+            ..ClientConfig::new(config.appid.clone(), config.secret.clone())
+        })
+        .map_err(LinkError::Client)?;
+        Ok(Self {
+            tokens: TokenCache::new(client, DbTokenStore::new(db, config.appid.clone()), TOKEN_MARGIN),
+            verifier: CallbackVerifier::new(config.token.clone(), crypto.clone()),
+            crypto,
+            appid: config.appid.clone(),
+        })
+    }
+
+    /// A temporary QR code whose scene is `scene` (QR_STR_SCENE).
+    pub async fn create_qr(&self, scene: &str, expire_seconds: u32) -> Result<QrTicket, ApiError> {
+        let client = self.tokens.fetcher();
+        self.tokens
+            .call(|token| async move { client.create_qr(token.expose_secret(), scene, expire_seconds).await })
+            .await
+            .map_err(|err| err.api().clone())
+    }
+}
+
+/// The http:// URL this server answers on from the same machine.
+pub fn local_url(address: SocketAddr) -> String {
+    let host = match address {
+        SocketAddr::V4(v4) if v4.ip().is_unspecified() => format!("127.0.0.1:{}", v4.port()),
+        SocketAddr::V6(v6) if v6.ip().is_unspecified() => format!("[::1]:{}", v6.port()),
+        other => other.to_string(),
+    };
+    format!("http://{host}")
+}
