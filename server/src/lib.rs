@@ -1,9 +1,11 @@
 //! The site's server: configuration, database, static files, pages, and the
 //! routes of each area, assembled in `startup`.
 
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod health;
+pub mod login;
 pub mod sandbox;
 pub mod startup;
 pub mod state;

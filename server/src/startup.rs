@@ -20,6 +20,7 @@ use crate::{
     config::{Config, ConfigError},
     db::{self, DbError},
     health,
+    login::{self, hub::MemoryHub, rate_limit::RateLimiter},
     state::{AppState, Shutdown},
     sandbox::{self, Sandbox, SandboxConfig},
     static_files::StaticFiles,
@@ -90,7 +91,10 @@ impl Application {
         });
 
         let (stop, shutdown) = Shutdown::new();
+        login::cleanup::spawn(db.clone(), shutdown.clone());
         let state = AppState {
+            hub: Arc::new(MemoryHub::new()),
+            start_limiter: Arc::new(RateLimiter::new(config.login.start_per_minute)),
             wechat: Arc::new(wechat),
             leptos: config.leptos.clone(),
             config: Arc::new(config),
@@ -155,15 +159,23 @@ fn router(state: AppState, static_files: Arc<StaticFiles>, sandbox: Option<Arc<S
     );
     let not_found = leptos_axum::render_app_to_stream_with_context(context, app);
 
-    let mut router = Router::new().merge(pages).merge(health::routes());
+    // Pages and browser API routes know who is logged in.
+    let with_user = Router::new()
+        .merge(pages)
+        .merge(login::browser_routes())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), login::resolve_user));
+    let mut router = Router::new()
+        .merge(with_user)
+        .merge(login::wechat_routes())
+        .merge(health::routes());
     if let Some(sandbox) = sandbox {
         router = router.nest("/sandbox/wechat", sandbox::routes(sandbox));
     }
     router
-        .fallback(move |State(_): State<AppState>, request: Request<Body>| {
+        .fallback(move |State(state): State<AppState>, request: Request<Body>| {
             let static_files = static_files.clone();
             let not_found = not_found.clone();
-            async move { static_or_not_found(&static_files, request, not_found).await }
+            async move { static_or_not_found(&state, &static_files, request, not_found).await }
         })
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_FRAME_OPTIONS,
@@ -178,15 +190,22 @@ fn router(state: AppState, static_files: Arc<StaticFiles>, sandbox: Option<Arc<S
 
 /// A static file if one has this path, else the site's 404 page (rendered
 /// through the same header and footer as every page).
-async fn static_or_not_found<F, Fut>(static_files: &StaticFiles, request: Request<Body>, not_found: F) -> Response
+async fn static_or_not_found<F, Fut>(
+    state: &AppState,
+    static_files: &StaticFiles,
+    mut request: Request<Body>,
+    not_found: F,
+) -> Response
 where
     F: Fn(Request<Body>) -> Fut,
     Fut: Future<Output = Response<Body>>,
 {
-    match static_files.response(request.method(), request.uri().path(), request.headers()) {
-        Some(response) => response.into_response(),
-        None => not_found(request).await,
+    if let Some(response) = static_files.response(request.method(), request.uri().path(), request.headers()) {
+        return response.into_response();
     }
+    // The 404 page shows the same header, logged in or not.
+    login::attach_user(state, &mut request).await;
+    not_found(request).await
 }
 
 async fn shutdown_signal() {

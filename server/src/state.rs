@@ -8,7 +8,11 @@ use leptos::config::LeptosOptions;
 use sqlx::SqlitePool;
 use tokio::sync::watch;
 
-use crate::{config::Config, wechat_link::WechatLink};
+use crate::{
+    config::Config,
+    login::{hub::LoginHub, rate_limit::RateLimiter},
+    wechat_link::WechatLink,
+};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -17,6 +21,10 @@ pub struct AppState {
     pub db: SqlitePool,
     pub theme: Arc<Theme>,
     pub wechat: Arc<WechatLink>,
+    /// Tells waiting browsers about their login.
+    pub hub: Arc<dyn LoginHub>,
+    /// QR codes per client address (`LOGIN_START_PER_MINUTE`).
+    pub start_limiter: Arc<RateLimiter>,
     pub shutdown: Shutdown,
 }
 

@@ -8,3 +8,4 @@ pub mod feature_list;
 pub mod footer;
 pub mod header;
 pub mod hero;
+pub mod wechat_login;

@@ -10,6 +10,7 @@ use crate::modules::{
     footer::{Footer, FooterSettings},
     header::{Header, HeaderSettings},
     hero::{Hero, HeroSettings},
+    wechat_login::{WechatLogin, WechatLoginSettings},
 };
 
 /// Where a module may be placed.
@@ -84,6 +85,13 @@ pub const MODULES: &[ModuleSpec] = &[
         accepts_blocks: false,
         as_block: false,
     },
+    ModuleSpec {
+        name: "wechat_login",
+        zones: &[Zone::Header],
+        limit: Some(1),
+        accepts_blocks: false,
+        as_block: true,
+    },
 ];
 
 /// A placed module with its typed settings.
@@ -94,6 +102,7 @@ pub enum Module {
     Hero(HeroSettings),
     FeatureList(FeatureListSettings),
     Faq(FaqSettings),
+    WechatLogin(WechatLoginSettings),
 }
 
 impl Module {
@@ -119,6 +128,7 @@ impl Module {
             Module::Hero(_) => "hero",
             Module::FeatureList(_) => "feature_list",
             Module::Faq(_) => "faq",
+            Module::WechatLogin(_) => "wechat_login",
         }
     }
 
@@ -135,6 +145,7 @@ impl Module {
             "hero" => parse(settings).map(Module::Hero),
             "feature_list" => parse(settings).map(Module::FeatureList),
             "faq" => parse(settings).map(Module::Faq),
+            "wechat_login" => parse(settings).map(Module::WechatLogin),
             _ => return None,
         })
     }
@@ -147,6 +158,7 @@ impl Module {
             Module::Hero(settings) => view! { <Hero settings/> }.into_any(),
             Module::FeatureList(settings) => view! { <FeatureList settings/> }.into_any(),
             Module::Faq(settings) => view! { <Faq settings/> }.into_any(),
+            Module::WechatLogin(settings) => view! { <WechatLogin settings/> }.into_any(),
         }
     }
 }

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Sets up what is missing and starts the site at http://127.0.0.1:3000 in
+# sandbox mode (SQLite in data/, no WeChat account needed). Rebuilds and
+# reloads when the code changes. Ctrl-C stops it.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+"$ROOT/scripts/setup.sh"
+cd "$ROOT"
+echo
+echo "Building… the first build takes several minutes. Then open http://127.0.0.1:3000"
+exec cargo leptos watch "$@"

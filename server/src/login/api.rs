@@ -1,0 +1,280 @@
+//! The browser's login routes: start an attempt (QR code), follow it (event
+//! stream, or one status), complete it (session cookie), who am I, log out.
+
+use std::{convert::Infallible, time::Duration};
+
+use app::{
+    auth::AuthUser,
+    modules::wechat_login::protocol::{LoginStatus, StartedLogin, StatusUpdate, UserBody},
+};
+use axum::{
+    extract::{Path, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{
+        sse::{Event, KeepAlive, Sse},
+        IntoResponse, Response,
+    },
+    routing::{get, post},
+    Json, Router,
+};
+use futures_util::stream;
+use subtle::ConstantTimeEq;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use super::{
+    client::ClientInfo,
+    error::LoginError,
+    hub::Subscription,
+    inbox::short,
+    qr, secrets,
+    session::{self, CookieSpec, BINDING_COOKIE, BINDING_PATH, SESSION_COOKIE},
+    store,
+};
+use crate::{clock, state::AppState};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/login/start", post(start))
+        .route("/api/login/{id}", get(status))
+        .route("/api/login/{id}/events", get(events))
+        .route("/api/login/{id}/complete", post(complete))
+        .route("/api/me", get(me))
+        .route("/api/logout", post(logout))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+}
+
+/// `POST /api/login/start`: a new attempt and its QR code.
+async fn start(State(state): State<AppState>, client: ClientInfo, headers: HeaderMap) -> Result<Response, LoginError> {
+    state
+        .start_limiter
+        .check(client.address)
+        .map_err(|retry_after| LoginError::RateLimited { retry_after })?;
+
+    // One binding secret per browser, reused by its later attempts.
+    let binding = session::secret_cookie(&headers, BINDING_COOKIE)
+        .map(str::to_owned)
+        .unwrap_or_else(secrets::new_secret);
+    let expiry = state.config.login.expiry;
+    let now = clock::now_ms();
+    let id = secrets::new_attempt_id();
+    let expires_at = now + expiry.as_millis() as i64;
+    // Stored before WeChat knows the code, so even an instant scan finds it.
+    store::insert_attempt(
+        &state.db,
+        &store::NewAttempt {
+            id: &id,
+            binding_hash: &secrets::hash(&binding),
+            client_ip: &client.address.to_string(),
+            user_agent: &client.user_agent,
+            created_at: now,
+            expires_at,
+        },
+    )
+    .await?;
+
+    let ticket = match state.wechat.create_qr(&id, expiry.as_secs() as u32).await {
+        Ok(ticket) => ticket,
+        Err(err) => {
+            tracing::warn!(error = %err, "WeChat could not create a login QR code");
+            store::delete_attempt(&state.db, &id).await?;
+            return Err(LoginError::Wechat(err));
+        }
+    };
+    let qr_svg = qr::svg(&ticket.url).map_err(|err| LoginError::Qr(err.to_string()))?;
+    tracing::info!(attempt = %short(&id), "login started");
+
+    let cookie = session::set_cookie(&CookieSpec {
+        name: BINDING_COOKIE,
+        value: &binding,
+        path: BINDING_PATH,
+        max_age: None,
+        same_site: "Strict",
+        secure: client.https,
+    });
+    let body = StartedLogin {
+        id,
+        expires_at: clock::rfc3339(expires_at),
+        expires_in: expiry.as_secs(),
+        qr_svg,
+        qr_url: ticket.url,
+    };
+    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+/// The attempt `id`, if it exists and this browser started it.
+async fn own_attempt(state: &AppState, id: &str, headers: &HeaderMap) -> Result<store::Attempt, LoginError> {
+    if !secrets::is_attempt_id(id) {
+        return Err(LoginError::NotFound);
+    }
+    let attempt = store::find_attempt(&state.db, id).await?.ok_or(LoginError::NotFound)?;
+    let binding = session::secret_cookie(headers, BINDING_COOKIE).ok_or(LoginError::NotYours)?;
+    let matches: bool = secrets::hash(binding).ct_eq(&attempt.binding_hash).into();
+    if matches {
+        Ok(attempt)
+    } else {
+        Err(LoginError::NotYours)
+    }
+}
+
+/// `GET /api/login/{id}`: the status once (for when event streams cannot pass).
+async fn status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<StatusUpdate>, LoginError> {
+    let attempt = own_attempt(&state, &id, &headers).await?;
+    Ok(Json(StatusUpdate {
+        status: attempt.status_at(clock::now_ms()),
+    }))
+}
+
+/// `GET /api/login/{id}/events`: the current status, then every change, until
+/// a terminal status. A browser that reconnects (network, server restart)
+/// simply gets the current status again.
+async fn events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, LoginError> {
+    // Listen before reading, so a change in between is not missed.
+    let subscription = state.hub.subscribe(&id);
+    own_attempt(&state, &id, &headers).await?;
+    let follow = Follow {
+        shutdown: Box::pin(state.shutdown.clone().stopped()),
+        state,
+        id,
+        subscription,
+        last: None,
+        done: false,
+    };
+    let events = stream::unfold(follow, |mut follow| async move {
+        let event = follow.next_event().await?;
+        Some((Ok::<_, Infallible>(event), follow))
+    });
+    let mut response = Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response();
+    // Tell buffering proxies (nginx) to pass events through at once.
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+/// One browser following one attempt.
+struct Follow {
+    state: AppState,
+    id: String,
+    subscription: Subscription,
+    last: Option<LoginStatus>,
+    done: bool,
+    shutdown: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+}
+
+/// How long EventSource waits before reconnecting.
+const RECONNECT_AFTER: Duration = Duration::from_millis(500);
+
+impl Follow {
+    async fn next_event(&mut self) -> Option<Event> {
+        loop {
+            if self.done {
+                return None;
+            }
+            let now = clock::now_ms();
+            let attempt = match store::find_attempt(&self.state.db, &self.id).await {
+                Ok(attempt) => attempt,
+                Err(err) => {
+                    // End the stream: the browser reconnects and tries again.
+                    tracing::error!(error = %err, "cannot read a login attempt for its event stream");
+                    return None;
+                }
+            };
+            // Cleaned up meanwhile: it is long over.
+            let status = attempt.as_ref().map_or(LoginStatus::Expired, |a| a.status_at(now));
+            if self.last != Some(status) {
+                self.done = status.is_terminal();
+                let first = self.last.is_none();
+                self.last = Some(status);
+                let data = serde_json::to_string(&StatusUpdate { status }).ok()?;
+                let event = Event::default().data(data);
+                return Some(if first { event.retry(RECONNECT_AFTER) } else { event });
+            }
+            let deadline = attempt.and_then(|a| a.next_deadline(now));
+            let until_deadline = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep(Duration::from_millis((at - now).max(0) as u64)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                news = self.subscription.changed() => {
+                    if news.is_none() {
+                        return None;
+                    }
+                }
+                _ = until_deadline => {}
+                _ = &mut self.shutdown => return None,
+            }
+        }
+    }
+}
+
+/// `POST /api/login/{id}/complete`: once, by the browser that started it,
+/// after WeChat confirmed: the session begins.
+async fn complete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    client: ClientInfo,
+    headers: HeaderMap,
+) -> Result<Response, LoginError> {
+    let attempt = own_attempt(&state, &id, &headers).await?;
+    let now = clock::now_ms();
+    let status = attempt.status_at(now);
+    if status != LoginStatus::Confirmed {
+        return Err(LoginError::NotConfirmed(status));
+    }
+    let user_id = attempt.user_id.ok_or(LoginError::NotConfirmed(status))?;
+
+    let token = secrets::new_secret();
+    let ttl = state.config.login.session_ttl;
+    let mut tx = state.db.begin_with("BEGIN IMMEDIATE").await?;
+    if !store::mark_consumed(&mut tx, &id, now).await? {
+        // Another request redeemed it first.
+        return Err(LoginError::NotConfirmed(LoginStatus::Consumed));
+    }
+    store::create_session(&mut tx, &secrets::hash(&token), user_id, now, now + ttl.as_millis() as i64).await?;
+    let user = store::find_user(&mut *tx, user_id).await?.ok_or(LoginError::NotFound)?;
+    tx.commit().await?;
+    state.hub.publish(&id, LoginStatus::Consumed);
+    tracing::info!(attempt = %short(&id), user = user.id, "logged in");
+
+    let cookie = session::set_cookie(&CookieSpec {
+        name: SESSION_COOKIE,
+        value: &token,
+        path: "/",
+        max_age: Some(ttl),
+        same_site: "Lax",
+        secure: client.https,
+    });
+    Ok(([(header::SET_COOKIE, cookie)], Json(UserBody { user })).into_response())
+}
+
+/// `GET /api/me`: the logged-in user, or 401.
+async fn me(AuthUser(user): AuthUser) -> Json<UserBody> {
+    Json(UserBody { user })
+}
+
+/// `POST /api/logout`: ends the session, here and in the database.
+async fn logout(State(state): State<AppState>, client: ClientInfo, headers: HeaderMap) -> Response {
+    if let Some(token) = session::secret_cookie(&headers, SESSION_COOKIE) {
+        if let Err(err) = store::revoke_session(&state.db, &secrets::hash(token), clock::now_ms()).await {
+            tracing::error!(error = %err, "cannot revoke a session");
+            return LoginError::Database(err).into_response();
+        }
+    }
+    let cookie = session::clear_cookie(SESSION_COOKIE, "/", client.https);
+    (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response()
+}

@@ -1,0 +1,33 @@
+//! The WeChat QR login, server side. The browser side is the
+//! `wechat_login` module of the app; the JSON between them is
+//! `app::modules::wechat_login::protocol`.
+
+mod api;
+mod callback;
+mod client;
+pub mod cleanup;
+mod error;
+pub mod hub;
+mod inbox;
+mod names;
+mod qr;
+pub mod rate_limit;
+mod replies;
+mod secrets;
+mod session;
+pub mod store;
+
+use axum::Router;
+
+pub use session::{attach_user, resolve_user};
+
+use crate::state::AppState;
+
+/// The browser routes (which need the session layer) and the WeChat callback.
+pub fn browser_routes() -> Router<AppState> {
+    api::routes()
+}
+
+pub fn wechat_routes() -> Router<AppState> {
+    callback::routes()
+}

@@ -1,0 +1,369 @@
+//! Every SQL statement of the login: attempts, users, sessions and the
+//! record of handled WeChat pushes.
+
+use std::time::Duration;
+
+use app::{auth::User, modules::wechat_login::protocol::LoginStatus};
+use sqlx::{FromRow, SqliteConnection, SqlitePool};
+
+/// How long a browser has to complete a login WeChat confirmed, measured
+/// from the confirmation (a server restart or a flaky network in between
+/// must not lose it).
+pub const COMPLETE_WINDOW: Duration = Duration::from_secs(300);
+
+#[derive(Clone, Debug, FromRow)]
+pub struct Attempt {
+    pub id: String,
+    pub binding_hash: Vec<u8>,
+    pub status: String,
+    pub openid: Option<String>,
+    pub user_id: Option<i64>,
+    pub client_ip: String,
+    pub user_agent: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub confirmed_at: Option<i64>,
+}
+
+impl Attempt {
+    /// The status at `now`: `expired` is derived from the times, not stored.
+    pub fn status_at(&self, now: i64) -> LoginStatus {
+        match self.status.as_str() {
+            "consumed" => LoginStatus::Consumed,
+            "confirmed" => {
+                let deadline = self.confirmed_at.unwrap_or(self.expires_at) + COMPLETE_WINDOW.as_millis() as i64;
+                if now < deadline {
+                    LoginStatus::Confirmed
+                } else {
+                    LoginStatus::Expired
+                }
+            }
+            _ if now >= self.expires_at => LoginStatus::Expired,
+            "awaiting_confirmation" => LoginStatus::AwaitingConfirmation,
+            _ => LoginStatus::Pending,
+        }
+    }
+
+    /// When the status will change by itself (expiry), if it will.
+    pub fn next_deadline(&self, now: i64) -> Option<i64> {
+        match self.status_at(now) {
+            LoginStatus::Pending | LoginStatus::AwaitingConfirmation => Some(self.expires_at),
+            _ => None,
+        }
+    }
+}
+
+const ATTEMPT_COLUMNS: &str =
+    "id, binding_hash, status, openid, user_id, client_ip, user_agent, created_at, expires_at, confirmed_at";
+
+pub struct NewAttempt<'a> {
+    pub id: &'a str,
+    pub binding_hash: &'a [u8],
+    pub client_ip: &'a str,
+    pub user_agent: &'a str,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+pub async fn insert_attempt(db: &SqlitePool, attempt: &NewAttempt<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO login_attempts (id, binding_hash, client_ip, user_agent, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(attempt.id)
+    .bind(attempt.binding_hash)
+    .bind(attempt.client_ip)
+    .bind(attempt.user_agent)
+    .bind(attempt.created_at)
+    .bind(attempt.expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_attempt(db: &SqlitePool, id: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM login_attempts WHERE id = ?").bind(id).execute(db).await?;
+    Ok(())
+}
+
+pub async fn find_attempt(db: impl sqlx::SqliteExecutor<'_>, id: &str) -> sqlx::Result<Option<Attempt>> {
+    sqlx::query_as(&format!("SELECT {ATTEMPT_COLUMNS} FROM login_attempts WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// The newest attempt `openid` scanned that still waits for its 确认.
+pub async fn find_awaiting_confirmation(
+    db: &mut SqliteConnection,
+    openid: &str,
+    now: i64,
+) -> sqlx::Result<Option<Attempt>> {
+    sqlx::query_as(&format!(
+        "SELECT {ATTEMPT_COLUMNS} FROM login_attempts
+         WHERE openid = ? AND status = 'awaiting_confirmation' AND expires_at > ?
+         ORDER BY created_at DESC LIMIT 1"
+    ))
+    .bind(openid)
+    .bind(now)
+    .fetch_optional(db)
+    .await
+}
+
+/// Records a scan: `confirmed` at once, or `awaiting_confirmation` in
+/// confirm mode. Only a pending attempt changes.
+pub async fn mark_scanned(
+    db: &mut SqliteConnection,
+    id: &str,
+    user: &User,
+    openid: &str,
+    status: LoginStatus,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let confirmed_at = (status == LoginStatus::Confirmed).then_some(now);
+    let done = sqlx::query(
+        "UPDATE login_attempts
+         SET status = ?, openid = ?, user_id = ?, scanned_at = ?, confirmed_at = ?
+         WHERE id = ? AND status = 'pending'",
+    )
+    .bind(status.as_str())
+    .bind(openid)
+    .bind(user.id)
+    .bind(now)
+    .bind(confirmed_at)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The WeChat user replied 确认.
+pub async fn mark_confirmed(db: &mut SqliteConnection, id: &str, now: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE login_attempts SET status = 'confirmed', confirmed_at = ?
+         WHERE id = ? AND status = 'awaiting_confirmation'",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Redeems a confirmed attempt. True only for the one caller that did it.
+pub async fn mark_consumed(db: &mut SqliteConnection, id: &str, now: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE login_attempts SET status = 'consumed', consumed_at = ?
+         WHERE id = ? AND status = 'confirmed'",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[derive(FromRow)]
+struct UserRow {
+    id: i64,
+    display_name: String,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        User {
+            id: row.id,
+            display_name: row.display_name,
+        }
+    }
+}
+
+/// The user of `openid`, created (with `new_name`) on first sight; marked as
+/// following, since they just scanned or followed.
+pub async fn upsert_follower(
+    db: &mut SqliteConnection,
+    openid: &str,
+    new_name: &str,
+    now: i64,
+) -> sqlx::Result<User> {
+    let row: UserRow = sqlx::query_as(
+        "INSERT INTO users (openid, display_name, following, created_at) VALUES (?, ?, 1, ?)
+         ON CONFLICT (openid) DO UPDATE SET following = 1, unsubscribed_at = NULL
+         RETURNING id, display_name",
+    )
+    .bind(openid)
+    .bind(new_name)
+    .bind(now)
+    .fetch_one(db)
+    .await?;
+    Ok(row.into())
+}
+
+pub async fn mark_unfollowed(db: &mut SqliteConnection, openid: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET following = 0, unsubscribed_at = ? WHERE openid = ?")
+        .bind(now)
+        .bind(openid)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn find_user(db: impl sqlx::SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<User>> {
+    let row: Option<UserRow> = sqlx::query_as("SELECT id, display_name FROM users WHERE id = ?")
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(User::from))
+}
+
+pub async fn create_session(
+    db: &mut SqliteConnection,
+    token_hash: &[u8],
+    user_id: i64,
+    now: i64,
+    expires_at: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The user of a live (unexpired, not revoked) session.
+pub async fn session_user(db: &SqlitePool, token_hash: &[u8], now: i64) -> sqlx::Result<Option<User>> {
+    let row: Option<UserRow> = sqlx::query_as(
+        "SELECT users.id, users.display_name FROM sessions JOIN users ON users.id = sessions.user_id
+         WHERE sessions.token_hash = ? AND sessions.revoked_at IS NULL AND sessions.expires_at > ?",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(User::from))
+}
+
+pub async fn revoke_session(db: &SqlitePool, token_hash: &[u8], now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL")
+        .bind(now)
+        .bind(token_hash)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Claims a WeChat push for handling. False when it was handled before (a
+/// retry): its stored reply, if any, is then in `handled_reply`.
+pub async fn claim_event(db: &mut SqliteConnection, key: &str, now: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query("INSERT INTO wechat_events (dedup_key, received_at) VALUES (?, ?) ON CONFLICT DO NOTHING")
+        .bind(key)
+        .bind(now)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn handled_reply(db: &mut SqliteConnection, key: &str) -> sqlx::Result<Option<String>> {
+    let reply: Option<(Option<String>,)> = sqlx::query_as("SELECT reply FROM wechat_events WHERE dedup_key = ?")
+        .bind(key)
+        .fetch_optional(db)
+        .await?;
+    Ok(reply.and_then(|(reply,)| reply))
+}
+
+pub async fn save_reply(db: &mut SqliteConnection, key: &str, reply: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE wechat_events SET reply = ? WHERE dedup_key = ?")
+        .bind(reply)
+        .bind(key)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// What the clean-up removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Removed {
+    pub attempts: u64,
+    pub sessions: u64,
+    pub events: u64,
+}
+
+/// Deletes rows nobody can use any more: attempts a day past their end,
+/// sessions past expiry or revoked a day ago, pushes older than a day
+/// (WeChat retries within seconds).
+pub async fn delete_stale(db: &SqlitePool, now: i64) -> sqlx::Result<Removed> {
+    const DAY: i64 = 86_400_000;
+    let complete_window = COMPLETE_WINDOW.as_millis() as i64;
+    let attempts = sqlx::query("DELETE FROM login_attempts WHERE expires_at + ? < ?")
+        .bind(complete_window + DAY)
+        .bind(now)
+        .execute(db)
+        .await?
+        .rows_affected();
+    let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < ? OR revoked_at < ?")
+        .bind(now)
+        .bind(now - DAY)
+        .execute(db)
+        .await?
+        .rows_affected();
+    let events = sqlx::query("DELETE FROM wechat_events WHERE received_at < ?")
+        .bind(now - DAY)
+        .execute(db)
+        .await?
+        .rows_affected();
+    Ok(Removed {
+        attempts,
+        sessions,
+        events,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(status: &str, expires_at: i64, confirmed_at: Option<i64>) -> Attempt {
+        Attempt {
+            id: "a".into(),
+            binding_hash: vec![],
+            status: status.into(),
+            openid: None,
+            user_id: None,
+            client_ip: String::new(),
+            user_agent: String::new(),
+            created_at: 0,
+            expires_at,
+            confirmed_at,
+        }
+    }
+
+    #[test]
+    fn expiry_follows_from_the_times() {
+        assert_eq!(attempt("pending", 1000, None).status_at(999), LoginStatus::Pending);
+        assert_eq!(attempt("pending", 1000, None).status_at(1000), LoginStatus::Expired);
+        assert_eq!(
+            attempt("awaiting_confirmation", 1000, None).status_at(10),
+            LoginStatus::AwaitingConfirmation
+        );
+        assert_eq!(attempt("awaiting_confirmation", 1000, None).status_at(1000), LoginStatus::Expired);
+        assert_eq!(attempt("consumed", 1000, Some(5)).status_at(i64::MAX), LoginStatus::Consumed);
+    }
+
+    #[test]
+    fn a_confirmed_login_may_be_completed_for_a_while_after_the_code_expired() {
+        let window = COMPLETE_WINDOW.as_millis() as i64;
+        let confirmed = attempt("confirmed", 1000, Some(990));
+        assert_eq!(confirmed.status_at(1500), LoginStatus::Confirmed);
+        assert_eq!(confirmed.status_at(990 + window - 1), LoginStatus::Confirmed);
+        assert_eq!(confirmed.status_at(990 + window), LoginStatus::Expired);
+    }
+
+    #[test]
+    fn only_waiting_attempts_have_a_deadline() {
+        assert_eq!(attempt("pending", 1000, None).next_deadline(0), Some(1000));
+        assert_eq!(attempt("confirmed", 1000, Some(1)).next_deadline(0), None);
+    }
+}
