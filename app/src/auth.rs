@@ -17,7 +17,11 @@ pub struct User {
 impl User {
     /// The character shown in the round avatar placeholder.
     pub fn initial(&self) -> String {
-        self.display_name.chars().next().map(String::from).unwrap_or_default()
+        self.display_name
+            .chars()
+            .next()
+            .map(String::from)
+            .unwrap_or_default()
     }
 }
 
@@ -34,6 +38,11 @@ impl CurrentUser {
 
     pub fn get(&self) -> Option<User> {
         self.0.get()
+    }
+
+    /// The user now, without subscribing to changes.
+    pub fn get_untracked(&self) -> Option<User> {
+        self.0.get_untracked()
     }
 
     pub fn set(&self, user: Option<User>) {

@@ -80,7 +80,11 @@ impl Config {
 
     /// Reads settings through `var` (the environment, or a map in tests).
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            var(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
 
         let leptos = leptos_options(&get)?;
         let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
@@ -99,7 +103,9 @@ impl Config {
             wechat: wechat_config(&get)?,
             login: LoginConfig {
                 expiry: Duration::from_secs(number(&get, "LOGIN_EXPIRY_SECONDS", 300, 5..=86_400)?),
-                session_ttl: Duration::from_secs(86_400 * number(&get, "SESSION_DAYS", 30, 1..=365)?),
+                session_ttl: Duration::from_secs(
+                    86_400 * number(&get, "SESSION_DAYS", 30, 1..=365)?,
+                ),
                 confirm_mode: flag(&get, "LOGIN_CONFIRM_MODE", false)?,
                 start_per_minute: number(&get, "LOGIN_START_PER_MINUTE", 10, 0..=1_000_000)? as u32,
             },
@@ -145,14 +151,21 @@ fn wechat_config(get: &impl Fn(&str) -> Option<String>) -> Result<WechatConfig, 
     };
 
     if let Some(appid) = &appid {
-        if !(appid.starts_with("wx") && appid.len() == 18 && appid.bytes().all(|b| b.is_ascii_alphanumeric())) {
-            return Err(invalid("WECHAT_APPID", "an AppID is \"wx\" followed by 16 letters or digits"));
+        if !(appid.starts_with("wx")
+            && appid.len() == 18
+            && appid.bytes().all(|b| b.is_ascii_alphanumeric()))
+        {
+            return Err(invalid(
+                "WECHAT_APPID",
+                "an AppID is \"wx\" followed by 16 letters or digits",
+            ));
         }
     }
 
     let token = match get("WECHAT_TOKEN") {
         Some(token) => {
-            let ok = (3..=32).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric());
+            let ok =
+                (3..=32).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric());
             if !ok {
                 return Err(invalid(
                     "WECHAT_TOKEN",
@@ -211,12 +224,19 @@ fn wechat_config(get: &impl Fn(&str) -> Option<String>) -> Result<WechatConfig, 
     })
 }
 
-fn flag(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+fn flag(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
     match get(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
         None => Ok(default),
         Some("1" | "true" | "on" | "yes") => Ok(true),
         Some("0" | "false" | "off" | "no") => Ok(false),
-        Some(other) => Err(invalid(name, format!("\"{other}\" is not one of 1/0, true/false, on/off"))),
+        Some(other) => Err(invalid(
+            name,
+            format!("\"{other}\" is not one of 1/0, true/false, on/off"),
+        )),
     }
 }
 
@@ -235,14 +255,22 @@ fn number(
     if !range.contains(&value) {
         return Err(invalid(
             name,
-            format!("{value} is out of range ({} to {})", range.start(), range.end()),
+            format!(
+                "{value} is out of range ({} to {})",
+                range.start(),
+                range.end()
+            ),
         ));
     }
     Ok(value)
 }
 
 fn random_text(len: usize) -> String {
-    rand::rng().sample_iter(&Alphanumeric).take(len).map(char::from).collect()
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
 }
 
 #[cfg(test)]
@@ -254,7 +282,10 @@ mod tests {
     const FAKE_APPID: &str = "wx0000000000000000";
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
@@ -283,7 +314,10 @@ mod tests {
         ])
         .unwrap();
         assert!(!config.wechat.sandbox);
-        assert_eq!(config.wechat.api_base.as_deref(), Some(DEFAULT_WECHAT_API_BASE));
+        assert_eq!(
+            config.wechat.api_base.as_deref(),
+            Some(DEFAULT_WECHAT_API_BASE)
+        );
     }
 
     #[test]
@@ -299,8 +333,15 @@ mod tests {
 
     #[test]
     fn an_appid_needs_its_secret_and_token() {
-        assert_eq!(config(&[("WECHAT_APPID", FAKE_APPID)]).unwrap_err().name, "WECHAT_APPSECRET");
-        let err = config(&[("WECHAT_APPID", FAKE_APPID), ("WECHAT_APPSECRET", "fake-secret-for-tests")]).unwrap_err();
+        assert_eq!(
+            config(&[("WECHAT_APPID", FAKE_APPID)]).unwrap_err().name,
+            "WECHAT_APPSECRET"
+        );
+        let err = config(&[
+            ("WECHAT_APPID", FAKE_APPID),
+            ("WECHAT_APPSECRET", "fake-secret-for-tests"),
+        ])
+        .unwrap_err();
         assert_eq!(err.name, "WECHAT_TOKEN");
     }
 

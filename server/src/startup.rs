@@ -21,8 +21,8 @@ use crate::{
     db::{self, DbError},
     health,
     login::{self, hub::MemoryHub, rate_limit::RateLimiter},
-    state::{AppState, Shutdown},
     sandbox::{self, Sandbox, SandboxConfig},
+    state::{AppState, Shutdown},
     static_files::StaticFiles,
     wechat_link::{local_url, LinkError, WechatLink},
 };
@@ -36,11 +36,17 @@ pub enum StartupError {
     #[error("database: {0}")]
     Database(#[from] DbError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Wechat(#[from] LinkError),
     #[error("cannot read the static files in {root}: {source}")]
-    StaticFiles { root: String, source: std::io::Error },
+    StaticFiles {
+        root: String,
+        source: std::io::Error,
+    },
 }
 
 /// A server bound to its address, ready to run.
@@ -59,12 +65,15 @@ impl Application {
         let db = db::connect(&config.database_url).await?;
 
         let site_root = std::path::PathBuf::from(config.leptos.site_root.as_ref());
-        let static_files =
-            StaticFiles::load(&site_root, &config.leptos.site_pkg_dir, config.leptos.hash_files)
-                .map_err(|source| StartupError::StaticFiles {
-                    root: site_root.display().to_string(),
-                    source,
-                })?;
+        let static_files = StaticFiles::load(
+            &site_root,
+            &config.leptos.site_pkg_dir,
+            config.leptos.hash_files,
+        )
+        .map_err(|source| StartupError::StaticFiles {
+            root: site_root.display().to_string(),
+            source,
+        })?;
         if static_files.is_empty() {
             tracing::warn!(root = %site_root.display(), "no static files: pages will not hydrate (build with cargo leptos)");
         }
@@ -122,7 +131,10 @@ impl Application {
     }
 
     /// Runs until `signal` resolves, then lets open requests finish.
-    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let stop = self.stop;
         let listener = self.listener.tap_io(|stream| {
             // Without it, small responses wait for the client's delayed ACK
@@ -133,7 +145,8 @@ impl Application {
         });
         axum::serve(
             listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
             signal.await;
@@ -145,7 +158,11 @@ impl Application {
 }
 
 /// One router per area, merged here.
-fn router(state: AppState, static_files: Arc<StaticFiles>, sandbox: Option<Arc<Sandbox>>) -> Router {
+fn router(
+    state: AppState,
+    static_files: Arc<StaticFiles>,
+    sandbox: Option<Arc<Sandbox>>,
+) -> Router {
     let theme = state.theme.clone();
     let context = move || provide_context(theme.clone());
     let leptos = state.leptos.clone();
@@ -163,7 +180,10 @@ fn router(state: AppState, static_files: Arc<StaticFiles>, sandbox: Option<Arc<S
     let with_user = Router::new()
         .merge(pages)
         .merge(login::browser_routes())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), login::resolve_user));
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            login::resolve_user,
+        ));
     let mut router = Router::new()
         .merge(with_user)
         .merge(login::wechat_routes())
@@ -172,11 +192,13 @@ fn router(state: AppState, static_files: Arc<StaticFiles>, sandbox: Option<Arc<S
         router = router.nest("/sandbox/wechat", sandbox::routes(sandbox));
     }
     router
-        .fallback(move |State(state): State<AppState>, request: Request<Body>| {
-            let static_files = static_files.clone();
-            let not_found = not_found.clone();
-            async move { static_or_not_found(&state, &static_files, request, not_found).await }
-        })
+        .fallback(
+            move |State(state): State<AppState>, request: Request<Body>| {
+                let static_files = static_files.clone();
+                let not_found = not_found.clone();
+                async move { static_or_not_found(&state, &static_files, request, not_found).await }
+            },
+        )
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
@@ -200,7 +222,9 @@ where
     F: Fn(Request<Body>) -> Fut,
     Fut: Future<Output = Response<Body>>,
 {
-    if let Some(response) = static_files.response(request.method(), request.uri().path(), request.headers()) {
+    if let Some(response) =
+        static_files.response(request.method(), request.uri().path(), request.headers())
+    {
         return response.into_response();
     }
     // The 404 page shows the same header, logged in or not.

@@ -46,7 +46,9 @@ impl StaticFiles {
                 if name.ends_with(".gz") || name.ends_with(".br") {
                     continue;
                 }
-                let Ok(relative) = path.strip_prefix(root) else { continue };
+                let Ok(relative) = path.strip_prefix(root) else {
+                    continue;
+                };
                 let url = format!("/{}", relative.to_string_lossy().replace('\\', "/"));
                 let immutable = fingerprinted && url.starts_with(&pkg_prefix);
                 files.insert(url, Asset::read(&path, immutable)?);
@@ -65,7 +67,12 @@ impl StaticFiles {
 
     /// The response for `path`, or `None` when no such file exists (or the
     /// method is not GET/HEAD), so the caller can answer 404 its own way.
-    pub fn response(&self, method: &Method, path: &str, headers: &HeaderMap) -> Option<Response<Body>> {
+    pub fn response(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Option<Response<Body>> {
         if method != Method::GET && method != Method::HEAD {
             return None;
         }
@@ -116,7 +123,10 @@ impl Asset {
         let not_modified = request
             .get(header::IF_NONE_MATCH)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == self.etag || tag.trim() == "*"));
+            .is_some_and(|tags| {
+                tags.split(',')
+                    .any(|tag| tag.trim() == self.etag || tag.trim() == "*")
+            });
         if not_modified {
             return response
                 .status(StatusCode::NOT_MODIFIED)
@@ -137,7 +147,11 @@ impl Asset {
             .status(StatusCode::OK)
             .header(header::CONTENT_TYPE, self.content_type)
             .header(header::CONTENT_LENGTH, body.len())
-            .body(if head_only { Body::empty() } else { Body::from(body.clone()) })
+            .body(if head_only {
+                Body::empty()
+            } else {
+                Body::from(body.clone())
+            })
             .unwrap_or_default()
     }
 }
@@ -164,7 +178,11 @@ fn accepts_encoding(headers: &HeaderMap, coding: &str) -> bool {
 
 /// The MIME type, and whether compressing the file is worthwhile.
 fn content_type(path: &Path) -> (&'static str, bool) {
-    match path.extension().and_then(|e| e.to_str()).unwrap_or_default() {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+    {
         "js" | "mjs" => ("text/javascript; charset=utf-8", true),
         "wasm" => ("application/wasm", true),
         "css" => ("text/css; charset=utf-8", true),
@@ -218,7 +236,10 @@ mod tests {
     fn get(files: &StaticFiles, path: &str, headers: &[(&str, &str)]) -> Option<Response<Body>> {
         let mut map = HeaderMap::new();
         for (k, v) in headers {
-            map.insert(header::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+            map.insert(
+                header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
         }
         files.response(&Method::GET, path, &map)
     }
@@ -233,13 +254,26 @@ mod tests {
     #[test]
     fn brotli_is_preferred_then_gzip_then_identity() {
         let (_dir, files) = site();
-        let br = get(&files, "/pkg/site.abc123.js", &[("accept-encoding", "gzip, deflate, br")]).unwrap();
+        let br = get(
+            &files,
+            "/pkg/site.abc123.js",
+            &[("accept-encoding", "gzip, deflate, br")],
+        )
+        .unwrap();
         assert_eq!(br.headers()[header::CONTENT_ENCODING], "br");
-        let gz = get(&files, "/pkg/site.abc123.js", &[("accept-encoding", "gzip, br;q=0")]).unwrap();
+        let gz = get(
+            &files,
+            "/pkg/site.abc123.js",
+            &[("accept-encoding", "gzip, br;q=0")],
+        )
+        .unwrap();
         assert_eq!(gz.headers()[header::CONTENT_ENCODING], "gzip");
         let plain = get(&files, "/pkg/site.abc123.js", &[]).unwrap();
         assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
-        assert_eq!(plain.headers()[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
+        assert_eq!(
+            plain.headers()[header::CONTENT_TYPE],
+            "text/javascript; charset=utf-8"
+        );
         assert_eq!(plain.headers()[header::VARY], "accept-encoding");
     }
 
@@ -265,7 +299,9 @@ mod tests {
     fn unknown_paths_and_other_methods_fall_through() {
         let (_dir, files) = site();
         assert!(get(&files, "/nope.js", &[]).is_none());
-        assert!(files.response(&Method::POST, "/favicon.svg", &HeaderMap::new()).is_none());
+        assert!(files
+            .response(&Method::POST, "/favicon.svg", &HeaderMap::new())
+            .is_none());
     }
 
     #[test]

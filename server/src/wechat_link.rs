@@ -33,7 +33,11 @@ pub enum LinkError {
 impl WechatLink {
     /// `address` is where this server listens: in sandbox mode the API is
     /// the site's own `/sandbox/wechat`.
-    pub fn new(config: &WechatConfig, address: SocketAddr, db: SqlitePool) -> Result<Self, LinkError> {
+    pub fn new(
+        config: &WechatConfig,
+        address: SocketAddr,
+        db: SqlitePool,
+    ) -> Result<Self, LinkError> {
         let base_url = match &config.api_base {
             Some(base) => base.clone(),
             None => format!("{}/sandbox/wechat", local_url(address)),
@@ -50,7 +54,11 @@ impl WechatLink {
         })
         .map_err(LinkError::Client)?;
         Ok(Self {
-            tokens: TokenCache::new(client, DbTokenStore::new(db, config.appid.clone()), TOKEN_MARGIN),
+            tokens: TokenCache::new(
+                client,
+                DbTokenStore::new(db, config.appid.clone()),
+                TOKEN_MARGIN,
+            ),
             verifier: CallbackVerifier::new(config.token.clone(), crypto.clone()),
             crypto,
             appid: config.appid.clone(),
@@ -61,7 +69,11 @@ impl WechatLink {
     pub async fn create_qr(&self, scene: &str, expire_seconds: u32) -> Result<QrTicket, ApiError> {
         let client = self.tokens.fetcher();
         self.tokens
-            .call(|token| async move { client.create_qr(token.expose_secret(), scene, expire_seconds).await })
+            .call(|token| async move {
+                client
+                    .create_qr(token.expose_secret(), scene, expire_seconds)
+                    .await
+            })
             .await
             .map_err(|err| err.api().clone())
     }

@@ -11,16 +11,31 @@ const BOB: &str = "oBobFakeOpenid000000000000002";
 #[tokio::test]
 async fn start_answers_the_contract_and_binds_the_browser() {
     let app = spawn(&[]).await;
-    let response = app.browser.post(app.url("/api/login/start")).send().await.unwrap();
+    let response = app
+        .browser
+        .post(app.url("/api/login/start"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.starts_with("login_binding="), "{cookie}");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/api/login"));
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict")
+            && cookie.contains("Path=/api/login")
+    );
     let body: serde_json::Value = response.json().await.unwrap();
     let id = body["id"].as_str().unwrap();
     assert_eq!(id.len(), 32);
     assert!(body["qr_svg"].as_str().unwrap().starts_with("<svg"));
-    assert!(body["qr_url"].as_str().unwrap().contains("/sandbox/wechat/q/"));
+    assert!(body["qr_url"]
+        .as_str()
+        .unwrap()
+        .contains("/sandbox/wechat/q/"));
     assert!(body["expires_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(body["expires_in"], 300);
     assert_eq!(app.status(id).await, "pending");
@@ -38,30 +53,77 @@ async fn a_scan_logs_the_browser_in_once() {
     let me = app.browser.get(app.url("/api/me")).send().await.unwrap();
     assert_eq!(me.status(), 401, "not logged in before complete");
 
-    let done = app.browser.post(app.url(&format!("/api/login/{id}/complete"))).send().await.unwrap();
+    let done = app
+        .browser
+        .post(app.url(&format!("/api/login/{id}/complete")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(done.status(), 200);
     let cookie = done.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.starts_with("session=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"));
+    assert!(
+        cookie.starts_with("session=")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax")
+            && cookie.contains("Path=/")
+    );
     let user: serde_json::Value = done.json().await.unwrap();
     let name = user["user"]["display_name"].as_str().unwrap().to_owned();
     assert!(!name.is_empty());
 
-    let me: serde_json::Value = app.browser.get(app.url("/api/me")).send().await.unwrap().json().await.unwrap();
+    let me: serde_json::Value = app
+        .browser
+        .get(app.url("/api/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["user"]["display_name"], name.as_str());
     assert_eq!(app.status(&id).await, "consumed");
 
-    let again = app.browser.post(app.url(&format!("/api/login/{id}/complete"))).send().await.unwrap();
+    let again = app
+        .browser
+        .post(app.url(&format!("/api/login/{id}/complete")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 409);
     let body: serde_json::Value = again.json().await.unwrap();
     assert_eq!(body["error"], "already_used");
     assert_eq!(app.count("sessions").await, 1);
 
-    let page = app.browser.get(app.url("/")).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains(&name), "the header shows the user after a reload");
+    let page = app
+        .browser
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&name),
+        "the header shows the user after a reload"
+    );
 
-    let out = app.browser.post(app.url("/api/logout")).send().await.unwrap();
+    let out = app
+        .browser
+        .post(app.url("/api/logout"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.status(), 204);
-    assert_eq!(app.browser.get(app.url("/api/me")).send().await.unwrap().status(), 401);
+    assert_eq!(
+        app.browser
+            .get(app.url("/api/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
 }
 
 #[tokio::test]
@@ -73,7 +135,11 @@ async fn an_already_following_user_logs_in_with_scan() {
     let (_, reply) = app.scan(ALICE, &second, true).await;
     assert!(reply.contains("登录成功"), "{reply}");
     assert_eq!(app.status(&second).await, "confirmed");
-    assert_eq!(app.count("users").await, 1, "the same openid is the same user");
+    assert_eq!(
+        app.count("users").await,
+        1,
+        "the same openid is the same user"
+    );
 }
 
 #[tokio::test]
@@ -91,7 +157,12 @@ async fn forged_or_missing_signatures_change_nothing() {
         .unwrap();
     assert_eq!(forged.status(), 403);
 
-    let missing = client.post(app.url("/wechat/callback")).body(body).send().await.unwrap();
+    let missing = client
+        .post(app.url("/wechat/callback"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 400);
 
     assert_eq!(app.status(&id).await, "pending");
@@ -110,9 +181,11 @@ async fn the_callback_url_check_echoes_only_for_our_token() {
     .unwrap();
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.text().await.unwrap(), "hello123");
-    let bad = reqwest::get(app.url("/wechat/callback?signature=abc&timestamp=1700000000&nonce=77&echostr=hello123"))
-        .await
-        .unwrap();
+    let bad = reqwest::get(
+        app.url("/wechat/callback?signature=abc&timestamp=1700000000&nonce=77&echostr=hello123"),
+    )
+    .await
+    .unwrap();
     assert_eq!(bad.status(), 403);
 }
 
@@ -131,7 +204,12 @@ async fn the_same_push_three_times_is_one_login() {
     assert!(replies[0].contains("登录成功"));
     assert_eq!(app.count("users").await, 1);
     assert_eq!(app.count("wechat_events").await, 1);
-    let done = app.browser.post(app.url(&format!("/api/login/{id}/complete"))).send().await.unwrap();
+    let done = app
+        .browser
+        .post(app.url(&format!("/api/login/{id}/complete")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(done.status(), 200);
     assert_eq!(app.count("sessions").await, 1);
 }
@@ -155,7 +233,12 @@ async fn another_browser_cannot_follow_or_complete() {
         assert_eq!(response.status(), 403, "{method} {path}");
     }
     // The rightful browser still can.
-    let done = app.browser.post(app.url(&format!("/api/login/{id}/complete"))).send().await.unwrap();
+    let done = app
+        .browser
+        .post(app.url(&format!("/api/login/{id}/complete")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(done.status(), 200);
 }
 
@@ -163,8 +246,20 @@ async fn another_browser_cannot_follow_or_complete() {
 async fn unknown_attempts_are_404() {
     let app = spawn(&[]).await;
     app.start().await;
-    for path in ["/api/login/0123456789abcdef0123456789abcdef", "/api/login/not-an-id"] {
-        assert_eq!(app.browser.get(app.url(path)).send().await.unwrap().status(), 404, "{path}");
+    for path in [
+        "/api/login/0123456789abcdef0123456789abcdef",
+        "/api/login/not-an-id",
+    ] {
+        assert_eq!(
+            app.browser
+                .get(app.url(path))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            404,
+            "{path}"
+        );
     }
 }
 
@@ -182,7 +277,12 @@ async fn a_scan_of_an_expired_code_does_not_log_in() {
     assert_eq!(status, 200);
     assert!(reply.contains("过期"), "{reply}");
     assert_eq!(app.status(&id).await, "expired");
-    let done = app.browser.post(app.url(&format!("/api/login/{id}/complete"))).send().await.unwrap();
+    let done = app
+        .browser
+        .post(app.url(&format!("/api/login/{id}/complete")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(done.status(), 410);
     assert_eq!(app.count("sessions").await, 0);
 }
@@ -207,7 +307,9 @@ async fn malformed_and_oversized_pushes_get_a_clear_4xx() {
     let app = spawn(&[]).await;
     let (status, body) = app.push("<xml><ToUserName>only", Wire::Plain).await;
     assert_eq!(status, 400, "{body}");
-    let (status, _) = app.push("<!DOCTYPE x [<!ENTITY a \"b\">]><xml/>", Wire::Plain).await;
+    let (status, _) = app
+        .push("<!DOCTYPE x [<!ENTITY a \"b\">]><xml/>", Wire::Plain)
+        .await;
     assert_eq!(status, 400);
     let huge = format!("<xml><Content>{}</Content></xml>", "a".repeat(200_000));
     let (status, _) = app.push(&huge, Wire::Plain).await;
@@ -219,13 +321,30 @@ async fn malformed_and_oversized_pushes_get_a_clear_4xx() {
 #[tokio::test]
 async fn a_plain_follow_is_welcomed_and_an_unfollow_recorded() {
     let app = spawn(&[]).await;
-    let follow = wechat::message::event_xml(common::ACCOUNT, ALICE, 1_700_000_000, "subscribe", None, None);
+    let follow = wechat::message::event_xml(
+        common::ACCOUNT,
+        ALICE,
+        1_700_000_000,
+        "subscribe",
+        None,
+        None,
+    );
     let (_, reply) = app.push(&follow, Wire::Plain).await;
     assert!(reply.contains("感谢关注"), "{reply}");
-    let unfollow = wechat::message::event_xml(common::ACCOUNT, ALICE, 1_700_000_050, "unsubscribe", None, None);
+    let unfollow = wechat::message::event_xml(
+        common::ACCOUNT,
+        ALICE,
+        1_700_000_050,
+        "unsubscribe",
+        None,
+        None,
+    );
     let (status, reply) = app.push(&unfollow, Wire::Plain).await;
     assert_eq!((status, reply.as_str()), (200, "success"));
-    let following: (i64,) = sqlx::query_as("SELECT following FROM users").fetch_one(&app.db).await.unwrap();
+    let following: (i64,) = sqlx::query_as("SELECT following FROM users")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     assert_eq!(following.0, 0);
 }
 
@@ -233,7 +352,9 @@ async fn a_plain_follow_is_welcomed_and_an_unfollow_recorded() {
 async fn safe_mode_pushes_are_decrypted_and_answered_encrypted() {
     let app = spawn(&[("WECHAT_ENCODING_AES_KEY", AES_KEY)]).await;
     let id = app.start().await;
-    let (status, reply) = app.push(&scan_xml(ALICE, &id, false, 1_700_000_000), Wire::Safe).await;
+    let (status, reply) = app
+        .push(&scan_xml(ALICE, &id, false, 1_700_000_000), Wire::Safe)
+        .await;
     assert_eq!(status, 200);
     assert!(reply.contains("登录成功"), "{reply}");
     assert_eq!(app.status(&id).await, "confirmed");
@@ -245,7 +366,10 @@ async fn confirm_mode_needs_the_word_from_the_same_person() {
     let id = app.start().await;
     let (_, prompt) = app.scan(ALICE, &id, false).await;
     assert!(prompt.contains("回复“确认”"), "{prompt}");
-    assert!(prompt.contains("127.0.0.1"), "the prompt shows the browser's address: {prompt}");
+    assert!(
+        prompt.contains("127.0.0.1"),
+        "the prompt shows the browser's address: {prompt}"
+    );
     assert!(prompt.contains("Chrome · Linux"), "{prompt}");
     assert_eq!(app.status(&id).await, "awaiting_confirmation");
 
@@ -265,19 +389,28 @@ async fn confirm_mode_needs_the_word_from_the_same_person() {
 async fn the_event_stream_sends_the_status_then_each_change() {
     let app = spawn(&[]).await;
     let id = app.start().await;
-    let response = app.browser.get(app.url(&format!("/api/login/{id}/events"))).send().await.unwrap();
+    let response = app
+        .browser
+        .get(app.url(&format!("/api/login/{id}/events")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let mut events = response.bytes_stream();
     let mut seen = String::new();
     while !seen.contains("pending") {
-        seen.push_str(&String::from_utf8_lossy(&events.next().await.unwrap().unwrap()));
+        seen.push_str(&String::from_utf8_lossy(
+            &events.next().await.unwrap().unwrap(),
+        ));
     }
     assert!(seen.contains(r#"data: {"status":"pending"}"#), "{seen}");
 
     app.scan(ALICE, &id, false).await;
     while !seen.contains("confirmed") {
-        seen.push_str(&String::from_utf8_lossy(&events.next().await.unwrap().unwrap()));
+        seen.push_str(&String::from_utf8_lossy(
+            &events.next().await.unwrap().unwrap(),
+        ));
     }
     assert!(seen.contains(r#"data: {"status":"confirmed"}"#), "{seen}");
     // Confirmed is terminal: the stream ends.
@@ -291,7 +424,12 @@ async fn starting_is_rate_limited_per_address() {
     let app = spawn(&[("LOGIN_START_PER_MINUTE", "2")]).await;
     app.start().await;
     app.start().await;
-    let third = app.browser.post(app.url("/api/login/start")).send().await.unwrap();
+    let third = app
+        .browser
+        .post(app.url("/api/login/start"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(third.status(), 429);
     assert!(third.headers().contains_key("retry-after"));
     let body: serde_json::Value = third.json().await.unwrap();

@@ -18,13 +18,24 @@ async fn pages_render_their_modules_in_file_order_inside_header_and_footer() {
         r#"data-module="footer""#,
     ]
     .iter()
-    .map(|marker| html.find(marker).unwrap_or_else(|| panic!("{marker} missing")))
+    .map(|marker| {
+        html.find(marker)
+            .unwrap_or_else(|| panic!("{marker} missing"))
+    })
     .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
-    assert!(html.contains("沙箱模式"), "the sandbox says so on every page");
+    assert!(
+        html.contains("沙箱模式"),
+        "the sandbox says so on every page"
+    );
     assert!(html.contains("<html lang=\"zh-CN\""));
 
-    let about = reqwest::get(app.url("/about")).await.unwrap().text().await.unwrap();
+    let about = reqwest::get(app.url("/about"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(about.contains(r#"data-module="faq""#));
     assert!(about.contains("关于文思"));
 }
@@ -37,7 +48,10 @@ async fn unknown_pages_are_a_404_with_header_and_footer() {
         assert_eq!(response.status(), 404, "{path}");
         let html = response.text().await.unwrap();
         assert!(html.contains("找不到这个页面"), "{path}");
-        assert!(html.contains(r#"data-module="header""#) && html.contains(r#"data-module="footer""#), "{path}");
+        assert!(
+            html.contains(r#"data-module="header""#) && html.contains(r#"data-module="footer""#),
+            "{path}"
+        );
     }
 }
 

@@ -248,7 +248,10 @@ impl<'a> Placement<'a> {
             if !spec.as_block {
                 return Err(self.fail(
                     format!("{place}.type"),
-                    format!("\"{}\" cannot be a block inside \"{}\"", spec.name, parent.name),
+                    format!(
+                        "\"{}\" cannot be a block inside \"{}\"",
+                        spec.name, parent.name
+                    ),
                 ));
             }
         }
@@ -266,7 +269,10 @@ impl<'a> Placement<'a> {
             if count > limit {
                 return Err(self.fail(
                     place,
-                    format!("at most {limit} \"{}\" module(s) may be placed in one file", spec.name),
+                    format!(
+                        "at most {limit} \"{}\" module(s) may be placed in one file",
+                        spec.name
+                    ),
                 ));
             }
         }
@@ -335,7 +341,10 @@ mod tests {
                 "header.json",
                 &json!({"sections": [{"type": "header", "settings": {"links": [{"label": "关于", "href": "/about"}]}}]}).to_string(),
             );
-            fixture.write("footer.json", &json!({"sections": [{"type": "footer"}]}).to_string());
+            fixture.write(
+                "footer.json",
+                &json!({"sections": [{"type": "footer"}]}).to_string(),
+            );
             fixture.write(
                 "pages/index.json",
                 &json!({"title": "首页", "sections": [
@@ -382,13 +391,21 @@ mod tests {
     #[test]
     fn an_unknown_type_names_file_place_and_known_types() {
         let fixture = Fixture::new();
-        fixture.page(json!([{"type": "hero", "settings": {"headline": "x"}}, {"type": "carousel"}]));
+        fixture
+            .page(json!([{"type": "hero", "settings": {"headline": "x"}}, {"type": "carousel"}]));
         let err = fixture.error();
         assert_eq!(err.file, fixture.path().join("pages/index.json"));
         assert_eq!(err.place, "sections[1].type");
-        assert!(err.reason.contains("unknown module type \"carousel\""), "{err}");
+        assert!(
+            err.reason.contains("unknown module type \"carousel\""),
+            "{err}"
+        );
         assert!(err.reason.contains("feature_list"), "{err}");
-        assert!(err.to_string().contains("pages/index.json: sections[1].type: unknown"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("pages/index.json: sections[1].type: unknown"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -441,14 +458,23 @@ mod tests {
         let fixture = Fixture::new();
         fixture.page(json!([{"type": "faq"}, {"type": "faq"}]));
         let theme = load(fixture.path()).unwrap();
-        let ids: Vec<_> = theme.page("index").unwrap().sections.iter().map(|s| s.id.as_str()).collect();
+        let ids: Vec<_> = theme
+            .page("index")
+            .unwrap()
+            .sections
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect();
         assert_eq!(ids, ["faq", "faq-2"]);
     }
 
     #[test]
     fn broken_json_gives_line_and_column() {
         let fixture = Fixture::new();
-        fixture.write("pages/index.json", "{\"title\": \"首页\",\n \"sections\": [,]}");
+        fixture.write(
+            "pages/index.json",
+            "{\"title\": \"首页\",\n \"sections\": [,]}",
+        );
         let err = fixture.error();
         assert!(err.reason.contains("line 2"), "{err}");
     }
@@ -456,7 +482,10 @@ mod tests {
     #[test]
     fn an_unknown_top_level_field_is_refused() {
         let fixture = Fixture::new();
-        fixture.write("pages/about.json", &json!({"title": "关于", "section": []}).to_string());
+        fixture.write(
+            "pages/about.json",
+            &json!({"title": "关于", "section": []}).to_string(),
+        );
         let err = fixture.error();
         assert_eq!(err.file, fixture.path().join("pages/about.json"));
         assert!(err.reason.contains("unknown field `section`"), "{err}");

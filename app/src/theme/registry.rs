@@ -164,7 +164,9 @@ impl Module {
 }
 
 #[cfg(feature = "ssr")]
-fn parse<S: super::settings::Settings>(value: serde_json::Value) -> Result<S, super::settings::Invalid> {
+fn parse<S: super::settings::Settings>(
+    value: serde_json::Value,
+) -> Result<S, super::settings::Invalid> {
     let settings: S = serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let path = if path == "." { String::new() } else { path };
@@ -233,9 +235,12 @@ mod tests {
 
     #[test]
     fn a_broken_rule_names_the_path() {
-        let err = Module::from_settings("header", json!({"links": [{"label": "x", "href": "javascript:1"}]}))
-            .unwrap()
-            .unwrap_err();
+        let err = Module::from_settings(
+            "header",
+            json!({"links": [{"label": "x", "href": "javascript:1"}]}),
+        )
+        .unwrap()
+        .unwrap_err();
         assert_eq!(err.path, "links[0].href");
     }
 }

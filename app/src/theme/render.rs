@@ -7,13 +7,21 @@ use super::Section;
 /// Renders sections in their file's order.
 #[component]
 pub fn Sections(sections: Vec<Section>) -> AnyView {
-    sections.into_iter().map(render_section).collect_view().into_any()
+    sections
+        .into_iter()
+        .map(render_section)
+        .collect_view()
+        .into_any()
 }
 
 fn render_section(section: Section) -> AnyView {
     let Section { id, module, blocks } = section;
     let name = module.name();
-    let blocks = blocks.into_iter().map(render_section).collect_view().into_any();
+    let blocks = blocks
+        .into_iter()
+        .map(render_section)
+        .collect_view()
+        .into_any();
     view! { <ModuleFrame name id>{module.render(blocks)}</ModuleFrame> }.into_any()
 }
 
@@ -80,7 +88,9 @@ mod tests {
 
     #[test]
     fn a_frame_marks_its_module_in_the_dom() {
-        let page = html(|| view! { <ModuleFrame name="hero" id="hero".into()>"x"</ModuleFrame> }.into_any());
+        let page = html(|| {
+            view! { <ModuleFrame name="hero" id="hero".into()>"x"</ModuleFrame> }.into_any()
+        });
         assert!(page.contains(r#"data-module="hero""#), "{page}");
         assert!(page.contains(r#"id="section-hero""#), "{page}");
         assert!(!page.contains("module-failed"), "{page}");

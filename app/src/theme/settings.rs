@@ -97,8 +97,17 @@ mod tests {
 
     #[test]
     fn link_accepts_paths_anchors_and_urls() {
-        for href in ["/", "/about", "#login", "https://example.com", "mailto:a@example.com"] {
-            let link = Link { label: "x".into(), href: href.into() };
+        for href in [
+            "/",
+            "/about",
+            "#login",
+            "https://example.com",
+            "mailto:a@example.com",
+        ] {
+            let link = Link {
+                label: "x".into(),
+                href: href.into(),
+            };
             assert_eq!(link.check(), Ok(()), "{href}");
         }
     }
@@ -106,7 +115,10 @@ mod tests {
     #[test]
     fn link_refuses_scripts_and_protocol_relative_urls() {
         for href in ["javascript:alert(1)", "//evil.example", "about", ""] {
-            let link = Link { label: "x".into(), href: href.into() };
+            let link = Link {
+                label: "x".into(),
+                href: href.into(),
+            };
             let err = link.check().unwrap_err();
             assert_eq!(err.path, "href", "{href}");
         }
@@ -114,15 +126,24 @@ mod tests {
 
     #[test]
     fn link_needs_a_label() {
-        let link = Link { label: "  ".into(), href: "/".into() };
+        let link = Link {
+            label: "  ".into(),
+            href: "/".into(),
+        };
         assert_eq!(link.check().unwrap_err().path, "label");
     }
 
     #[test]
     fn check_each_names_the_failing_index() {
         let links = vec![
-            Link { label: "ok".into(), href: "/".into() },
-            Link { label: "bad".into(), href: "ftp://x".into() },
+            Link {
+                label: "ok".into(),
+                href: "/".into(),
+            },
+            Link {
+                label: "bad".into(),
+                href: "ftp://x".into(),
+            },
         ];
         let err = check_each("links", &links, Link::check).unwrap_err();
         assert_eq!(err.path, "links[1].href");

@@ -47,7 +47,11 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `POST /api/login/start`: a new attempt and its QR code.
-async fn start(State(state): State<AppState>, client: ClientInfo, headers: HeaderMap) -> Result<Response, LoginError> {
+async fn start(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    headers: HeaderMap,
+) -> Result<Response, LoginError> {
     state
         .start_limiter
         .check(client.address)
@@ -105,11 +109,17 @@ async fn start(State(state): State<AppState>, client: ClientInfo, headers: Heade
 }
 
 /// The attempt `id`, if it exists and this browser started it.
-async fn own_attempt(state: &AppState, id: &str, headers: &HeaderMap) -> Result<store::Attempt, LoginError> {
+async fn own_attempt(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<store::Attempt, LoginError> {
     if !secrets::is_attempt_id(id) {
         return Err(LoginError::NotFound);
     }
-    let attempt = store::find_attempt(&state.db, id).await?.ok_or(LoginError::NotFound)?;
+    let attempt = store::find_attempt(&state.db, id)
+        .await?
+        .ok_or(LoginError::NotFound)?;
     let binding = session::secret_cookie(headers, BINDING_COOKIE).ok_or(LoginError::NotYours)?;
     let matches: bool = secrets::hash(binding).ct_eq(&attempt.binding_hash).into();
     if matches {
@@ -193,28 +203,33 @@ impl Follow {
                 }
             };
             // Cleaned up meanwhile: it is long over.
-            let status = attempt.as_ref().map_or(LoginStatus::Expired, |a| a.status_at(now));
+            let status = attempt
+                .as_ref()
+                .map_or(LoginStatus::Expired, |a| a.status_at(now));
             if self.last != Some(status) {
                 self.done = status.is_terminal();
                 let first = self.last.is_none();
                 self.last = Some(status);
                 let data = serde_json::to_string(&StatusUpdate { status }).ok()?;
                 let event = Event::default().data(data);
-                return Some(if first { event.retry(RECONNECT_AFTER) } else { event });
+                return Some(if first {
+                    event.retry(RECONNECT_AFTER)
+                } else {
+                    event
+                });
             }
             let deadline = attempt.and_then(|a| a.next_deadline(now));
             let until_deadline = async {
                 match deadline {
-                    Some(at) => tokio::time::sleep(Duration::from_millis((at - now).max(0) as u64)).await,
+                    Some(at) => {
+                        tokio::time::sleep(Duration::from_millis((at - now).max(0) as u64)).await
+                    }
                     None => std::future::pending().await,
                 }
             };
             tokio::select! {
-                news = self.subscription.changed() => {
-                    if news.is_none() {
-                        return None;
-                    }
-                }
+                // The hub went away: end, the browser reconnects.
+                news = self.subscription.changed() => { news?; }
                 _ = until_deadline => {}
                 _ = &mut self.shutdown => return None,
             }
@@ -245,8 +260,17 @@ async fn complete(
         // Another request redeemed it first.
         return Err(LoginError::NotConfirmed(LoginStatus::Consumed));
     }
-    store::create_session(&mut tx, &secrets::hash(&token), user_id, now, now + ttl.as_millis() as i64).await?;
-    let user = store::find_user(&mut *tx, user_id).await?.ok_or(LoginError::NotFound)?;
+    store::create_session(
+        &mut tx,
+        &secrets::hash(&token),
+        user_id,
+        now,
+        now + ttl.as_millis() as i64,
+    )
+    .await?;
+    let user = store::find_user(&mut *tx, user_id)
+        .await?
+        .ok_or(LoginError::NotFound)?;
     tx.commit().await?;
     state.hub.publish(&id, LoginStatus::Consumed);
     tracing::info!(attempt = %short(&id), user = user.id, "logged in");
@@ -270,7 +294,9 @@ async fn me(AuthUser(user): AuthUser) -> Json<UserBody> {
 /// `POST /api/logout`: ends the session, here and in the database.
 async fn logout(State(state): State<AppState>, client: ClientInfo, headers: HeaderMap) -> Response {
     if let Some(token) = session::secret_cookie(&headers, SESSION_COOKIE) {
-        if let Err(err) = store::revoke_session(&state.db, &secrets::hash(token), clock::now_ms()).await {
+        if let Err(err) =
+            store::revoke_session(&state.db, &secrets::hash(token), clock::now_ms()).await
+        {
             tracing::error!(error = %err, "cannot revoke a session");
             return LoginError::Database(err).into_response();
         }

@@ -26,12 +26,21 @@ pub fn routes() -> Router<AppState> {
 
 async fn verify(State(state): State<AppState>, Query(query): Query<CallbackQuery>) -> Response {
     match state.wechat.verifier.verify_echo(&query) {
-        Ok(echo) => (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], echo.to_owned()).into_response(),
+        Ok(echo) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain")],
+            echo.to_owned(),
+        )
+            .into_response(),
         Err(err) => refuse(err),
     }
 }
 
-async fn receive(State(state): State<AppState>, Query(query): Query<CallbackQuery>, body: Bytes) -> Response {
+async fn receive(
+    State(state): State<AppState>,
+    Query(query): Query<CallbackQuery>,
+    body: Bytes,
+) -> Response {
     let inbound = match state.wechat.verifier.open(&query, &body) {
         Ok(inbound) => inbound,
         Err(err) => return refuse(err),
@@ -43,11 +52,18 @@ async fn receive(State(state): State<AppState>, Query(query): Query<CallbackQuer
             // Passive reply: to the sender, from our account.
             let xml = text_reply(&message.from_user, &message.to_user, now, &text);
             let nonce = secrets::new_attempt_id();
-            let sealed = state
-                .wechat
-                .verifier
-                .seal_reply(inbound.encrypted, xml, &now.to_string(), &nonce[..10]);
-            (StatusCode::OK, [(header::CONTENT_TYPE, "application/xml; charset=utf-8")], sealed).into_response()
+            let sealed = state.wechat.verifier.seal_reply(
+                inbound.encrypted,
+                xml,
+                &now.to_string(),
+                &nonce[..10],
+            );
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+                sealed,
+            )
+                .into_response()
         }
         Ok(inbox::Reply::Nothing) => success(),
         Err(err) => {
@@ -61,7 +77,12 @@ async fn receive(State(state): State<AppState>, Query(query): Query<CallbackQuer
 
 /// WeChat's "received, nothing to say".
 fn success() -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], "success").into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain")],
+        "success",
+    )
+        .into_response()
 }
 
 fn refuse(err: CallbackError) -> Response {
@@ -70,5 +91,10 @@ fn refuse(err: CallbackError) -> Response {
         _ => StatusCode::BAD_REQUEST,
     };
     tracing::warn!(error = %err, "refused a request to the WeChat callback");
-    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], err.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        err.to_string(),
+    )
+        .into_response()
 }

@@ -28,9 +28,12 @@ impl ClientInfo {
             .map(|info| info.0.ip())
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
         let headers = &parts.headers;
-        let forwarded = trust_proxy_headers.then(|| forwarded_for(headers)).flatten();
+        let forwarded = trust_proxy_headers
+            .then(|| forwarded_for(headers))
+            .flatten();
         let https = trust_proxy_headers
-            && header_text(headers, "x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"));
+            && header_text(headers, "x-forwarded-proto")
+                .is_some_and(|p| p.eq_ignore_ascii_case("https"));
         let user_agent: String = header_text(headers, header::USER_AGENT.as_str())
             .unwrap_or("")
             .chars()
@@ -48,13 +51,19 @@ impl ClientInfo {
 impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(Self::from_parts(parts, state.config.trust_proxy_headers))
     }
 }
 
 fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 /// The first (client-most) address of `X-Forwarded-For`.
@@ -86,7 +95,10 @@ mod tests {
 
     #[test]
     fn proxy_headers_count_only_when_trusted() {
-        let p = parts(&[("x-forwarded-for", "203.0.113.7, 10.0.0.1"), ("x-forwarded-proto", "https")]);
+        let p = parts(&[
+            ("x-forwarded-for", "203.0.113.7, 10.0.0.1"),
+            ("x-forwarded-proto", "https"),
+        ]);
         let trusted = ClientInfo::from_parts(&p, true);
         assert_eq!(trusted.address, IpAddr::from([203, 0, 113, 7]));
         assert!(trusted.https);

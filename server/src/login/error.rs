@@ -35,11 +35,16 @@ impl LoginError {
             Self::RateLimited { retry_after } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
-                format!("请求太频繁了，请 {} 秒后再试。", retry_after.as_secs().max(1)),
+                format!(
+                    "请求太频繁了，请 {} 秒后再试。",
+                    retry_after.as_secs().max(1)
+                ),
             ),
-            Self::Wechat(err) if err.code().is_some() => {
-                (StatusCode::BAD_GATEWAY, "wechat_refused", err.user_message_zh().to_owned())
-            }
+            Self::Wechat(err) if err.code().is_some() => (
+                StatusCode::BAD_GATEWAY,
+                "wechat_refused",
+                err.user_message_zh().to_owned(),
+            ),
             Self::Wechat(err) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "wechat_unavailable",
@@ -101,7 +106,9 @@ impl IntoResponse for LoginError {
         });
         let mut response = (status, body).into_response();
         if let Some(seconds) = retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, seconds.into());
         }
         response
     }

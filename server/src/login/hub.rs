@@ -22,6 +22,8 @@ pub trait LoginHub: Send + Sync + 'static {
 
 /// Changes of one attempt, as long as it is held.
 pub struct Subscription {
+    // Fields drop in declaration order: the receiver goes first, so the
+    // guard after it sees only the listeners that remain.
     receiver: watch::Receiver<Option<LoginStatus>>,
     _unsubscribe: Box<dyn Send + Sync>,
 }
@@ -54,7 +56,10 @@ impl MemoryHub {
 
     /// Attempts with at least one listener (for tests and metrics).
     pub fn watched(&self) -> usize {
-        self.channels.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.channels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 }
 
@@ -91,9 +96,11 @@ struct Unsubscribe {
 impl Drop for Unsubscribe {
     fn drop(&mut self) {
         let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
-        // This subscription's receiver is dropped right after this guard, so
-        // a count of one means nobody else is listening.
-        if channels.get(&self.attempt).is_some_and(|s| s.receiver_count() <= 1) {
+        // This subscription's receiver is already gone (see `Subscription`).
+        if channels
+            .get(&self.attempt)
+            .is_some_and(|s| s.receiver_count() == 0)
+        {
             channels.remove(&self.attempt);
         }
     }

@@ -76,7 +76,10 @@ async fn decide(
     let openid = message.from_user.as_str();
     let site = state.theme.layout.site.name.as_str();
     match &message.kind {
-        MessageKind::Subscribe { scene: Some(scene), .. } | MessageKind::Scan { scene, .. }
+        MessageKind::Subscribe {
+            scene: Some(scene), ..
+        }
+        | MessageKind::Scan { scene, .. }
             if secrets::is_attempt_id(scene) =>
         {
             scan(state, db, openid, scene, now).await
@@ -131,13 +134,22 @@ async fn scan(
                 changed: Some((attempt.id, status)),
             }
         }
-        LoginStatus::AwaitingConfirmation if same_person => Outcome::say(confirm_prompt(site, &attempt, now)),
-        LoginStatus::Confirmed | LoginStatus::Consumed if same_person => Outcome::say(replies::already_logged_in()),
+        LoginStatus::AwaitingConfirmation if same_person => {
+            Outcome::say(confirm_prompt(site, &attempt, now))
+        }
+        LoginStatus::Confirmed | LoginStatus::Consumed if same_person => {
+            Outcome::say(replies::already_logged_in())
+        }
         _ => Outcome::say(replies::taken_by_someone_else()),
     })
 }
 
-async fn confirm(state: &AppState, db: &mut SqliteConnection, openid: &str, now: i64) -> sqlx::Result<Outcome> {
+async fn confirm(
+    state: &AppState,
+    db: &mut SqliteConnection,
+    openid: &str,
+    now: i64,
+) -> sqlx::Result<Outcome> {
     let Some(attempt) = store::find_awaiting_confirmation(db, openid, now).await? else {
         return Ok(Outcome::say(replies::nothing_to_confirm()));
     };
@@ -160,7 +172,9 @@ async fn confirm(state: &AppState, db: &mut SqliteConnection, openid: &str, now:
 }
 
 fn confirm_prompt(site: &str, attempt: &store::Attempt, now: i64) -> String {
-    let minutes_left = ((attempt.expires_at - now) as f64 / 60_000.0).ceil().max(1.0) as i64;
+    let minutes_left = ((attempt.expires_at - now) as f64 / 60_000.0)
+        .ceil()
+        .max(1.0) as i64;
     replies::confirm_prompt(
         site,
         &clock::beijing(attempt.created_at),

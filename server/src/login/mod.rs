@@ -4,8 +4,8 @@
 
 mod api;
 mod callback;
-mod client;
 pub mod cleanup;
+mod client;
 mod error;
 pub mod hub;
 mod inbox;

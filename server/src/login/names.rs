@@ -3,7 +3,18 @@
 
 use rand::{seq::IndexedRandom, Rng};
 
-const ADJECTIVES: &[&str] = &["安静的", "勤奋的", "好奇的", "认真的", "从容的", "明快的", "温和的", "敏捷的", "爱读书的", "早起的"];
+const ADJECTIVES: &[&str] = &[
+    "安静的",
+    "勤奋的",
+    "好奇的",
+    "认真的",
+    "从容的",
+    "明快的",
+    "温和的",
+    "敏捷的",
+    "爱读书的",
+    "早起的",
+];
 const NOUNS: &[&str] = &["写手", "读者", "笔者", "书生", "作者", "记录者", "思考者"];
 
 pub fn generate() -> String {
@@ -19,6 +30,9 @@ mod tests {
     fn names_are_chinese_and_numbered() {
         let name = super::generate();
         assert!(name.chars().count() >= 6, "{name}");
-        assert!(name.chars().rev().take(4).all(|c| c.is_ascii_digit()), "{name}");
+        assert!(
+            name.chars().rev().take(4).all(|c| c.is_ascii_digit()),
+            "{name}"
+        );
     }
 }

@@ -45,7 +45,8 @@ impl RateLimiter {
         let per_second = capacity / 60.0;
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= MAX_TRACKED {
-            buckets.retain(|_, b| now.duration_since(b.updated).as_secs_f64() * per_second < capacity);
+            buckets
+                .retain(|_, b| now.duration_since(b.updated).as_secs_f64() * per_second < capacity);
         }
         let bucket = buckets.entry(address).or_insert(Bucket {
             tokens: capacity,
@@ -78,9 +79,15 @@ mod tests {
             assert!(limiter.check_at(A, now).is_ok());
         }
         let wait = limiter.check_at(A, now).unwrap_err();
-        assert!(wait > Duration::from_secs(19) && wait <= Duration::from_secs(20), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(19) && wait <= Duration::from_secs(20),
+            "{wait:?}"
+        );
         assert!(limiter.check_at(B, now).is_ok(), "addresses are separate");
-        assert!(limiter.check_at(A, now + Duration::from_secs(20)).is_ok(), "refills");
+        assert!(
+            limiter.check_at(A, now + Duration::from_secs(20)).is_ok(),
+            "refills"
+        );
     }
 
     #[test]

@@ -4,7 +4,10 @@
 use app::auth::User;
 
 pub fn logged_in(site: &str, user: &User) -> String {
-    format!("登录成功！欢迎来到{site}，{}。\n请回到网页继续。", user.display_name)
+    format!(
+        "登录成功！欢迎来到{site}，{}。\n请回到网页继续。",
+        user.display_name
+    )
 }
 
 pub fn already_logged_in() -> String {
@@ -35,7 +38,13 @@ pub fn nothing_to_confirm() -> String {
 pub const CONFIRM_WORD: &str = "确认";
 
 /// Confirm mode: who is asking, so a hijacked QR code is noticed.
-pub fn confirm_prompt(site: &str, when: &str, address: &str, user_agent: &str, minutes_left: i64) -> String {
+pub fn confirm_prompt(
+    site: &str,
+    when: &str,
+    address: &str,
+    user_agent: &str,
+    minutes_left: i64,
+) -> String {
     format!(
         "有人正在用你的微信登录{site}网页：\n时间：{when}（北京时间）\nIP：{address}\n浏览器：{}\n\n如果是你本人，请在 {minutes_left} 分钟内回复“{CONFIRM_WORD}”。\n如果不是你，请不要回复，这次登录不会成功。",
         describe_browser(user_agent)
@@ -89,7 +98,13 @@ mod tests {
 
     #[test]
     fn the_prompt_says_who_and_what_to_reply() {
-        let text = confirm_prompt("文思", "2026-11-21 22:00:00", "203.0.113.7", "Firefox/120 (Linux)", 4);
+        let text = confirm_prompt(
+            "文思",
+            "2026-11-21 22:00:00",
+            "203.0.113.7",
+            "Firefox/120 (Linux)",
+            4,
+        );
         assert!(text.contains("203.0.113.7"));
         assert!(text.contains("Firefox · Linux"));
         assert!(text.contains("4 分钟内回复“确认”"));

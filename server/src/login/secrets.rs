@@ -22,7 +22,10 @@ pub fn is_attempt_id(text: &str) -> bool {
 
 /// Whether `text` could be a value made by [`new_secret`].
 pub fn is_secret(text: &str) -> bool {
-    text.len() == 43 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    text.len() == 43
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 pub fn hash(secret: &str) -> Vec<u8> {

@@ -89,7 +89,11 @@ pub async fn attach_user(state: &AppState, request: &mut Request) {
 }
 
 /// Middleware form of [`attach_user`], for pages and API routes.
-pub async fn resolve_user(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn resolve_user(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     attach_user(&state, &mut request).await;
     next.run(request).await
 }
@@ -102,8 +106,16 @@ mod tests {
     fn finds_a_well_formed_cookie_among_others() {
         let secret = secrets::new_secret();
         let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, format!("theme=dark; session={secret}; x=1").parse().unwrap());
-        assert_eq!(secret_cookie(&headers, SESSION_COOKIE), Some(secret.as_str()));
+        headers.insert(
+            header::COOKIE,
+            format!("theme=dark; session={secret}; x=1")
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            secret_cookie(&headers, SESSION_COOKIE),
+            Some(secret.as_str())
+        );
         assert_eq!(secret_cookie(&headers, BINDING_COOKIE), None);
     }
 
@@ -124,8 +136,14 @@ mod tests {
             same_site: "Lax",
             secure: true,
         });
-        assert_eq!(value, "session=abc; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure");
+        assert_eq!(
+            value,
+            "session=abc; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure"
+        );
         let cleared = clear_cookie(SESSION_COOKIE, "/", false);
-        assert_eq!(cleared, "session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+        assert_eq!(
+            cleared,
+            "session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
+        );
     }
 }

@@ -31,7 +31,8 @@ impl Attempt {
         match self.status.as_str() {
             "consumed" => LoginStatus::Consumed,
             "confirmed" => {
-                let deadline = self.confirmed_at.unwrap_or(self.expires_at) + COMPLETE_WINDOW.as_millis() as i64;
+                let deadline = self.confirmed_at.unwrap_or(self.expires_at)
+                    + COMPLETE_WINDOW.as_millis() as i64;
                 if now < deadline {
                     LoginStatus::Confirmed
                 } else {
@@ -82,15 +83,23 @@ pub async fn insert_attempt(db: &SqlitePool, attempt: &NewAttempt<'_>) -> sqlx::
 }
 
 pub async fn delete_attempt(db: &SqlitePool, id: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM login_attempts WHERE id = ?").bind(id).execute(db).await?;
+    sqlx::query("DELETE FROM login_attempts WHERE id = ?")
+        .bind(id)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
-pub async fn find_attempt(db: impl sqlx::SqliteExecutor<'_>, id: &str) -> sqlx::Result<Option<Attempt>> {
-    sqlx::query_as(&format!("SELECT {ATTEMPT_COLUMNS} FROM login_attempts WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(db)
-        .await
+pub async fn find_attempt(
+    db: impl sqlx::SqliteExecutor<'_>,
+    id: &str,
+) -> sqlx::Result<Option<Attempt>> {
+    sqlx::query_as(&format!(
+        "SELECT {ATTEMPT_COLUMNS} FROM login_attempts WHERE id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await
 }
 
 /// The newest attempt `openid` scanned that still waits for its 确认.
@@ -199,7 +208,11 @@ pub async fn upsert_follower(
     Ok(row.into())
 }
 
-pub async fn mark_unfollowed(db: &mut SqliteConnection, openid: &str, now: i64) -> sqlx::Result<()> {
+pub async fn mark_unfollowed(
+    db: &mut SqliteConnection,
+    openid: &str,
+    now: i64,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE users SET following = 0, unsubscribed_at = ? WHERE openid = ?")
         .bind(now)
         .bind(openid)
@@ -223,18 +236,24 @@ pub async fn create_session(
     now: i64,
     expires_at: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
-        .bind(token_hash)
-        .bind(user_id)
-        .bind(now)
-        .bind(expires_at)
-        .execute(db)
-        .await?;
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(token_hash)
+    .bind(user_id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 /// The user of a live (unexpired, not revoked) session.
-pub async fn session_user(db: &SqlitePool, token_hash: &[u8], now: i64) -> sqlx::Result<Option<User>> {
+pub async fn session_user(
+    db: &SqlitePool,
+    token_hash: &[u8],
+    now: i64,
+) -> sqlx::Result<Option<User>> {
     let row: Option<UserRow> = sqlx::query_as(
         "SELECT users.id, users.display_name FROM sessions JOIN users ON users.id = sessions.user_id
          WHERE sessions.token_hash = ? AND sessions.revoked_at IS NULL AND sessions.expires_at > ?",
@@ -258,19 +277,22 @@ pub async fn revoke_session(db: &SqlitePool, token_hash: &[u8], now: i64) -> sql
 /// Claims a WeChat push for handling. False when it was handled before (a
 /// retry): its stored reply, if any, is then in `handled_reply`.
 pub async fn claim_event(db: &mut SqliteConnection, key: &str, now: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query("INSERT INTO wechat_events (dedup_key, received_at) VALUES (?, ?) ON CONFLICT DO NOTHING")
-        .bind(key)
-        .bind(now)
-        .execute(db)
-        .await?;
+    let done = sqlx::query(
+        "INSERT INTO wechat_events (dedup_key, received_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(key)
+    .bind(now)
+    .execute(db)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
 pub async fn handled_reply(db: &mut SqliteConnection, key: &str) -> sqlx::Result<Option<String>> {
-    let reply: Option<(Option<String>,)> = sqlx::query_as("SELECT reply FROM wechat_events WHERE dedup_key = ?")
-        .bind(key)
-        .fetch_optional(db)
-        .await?;
+    let reply: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT reply FROM wechat_events WHERE dedup_key = ?")
+            .bind(key)
+            .fetch_optional(db)
+            .await?;
     Ok(reply.and_then(|(reply,)| reply))
 }
 
@@ -342,14 +364,26 @@ mod tests {
 
     #[test]
     fn expiry_follows_from_the_times() {
-        assert_eq!(attempt("pending", 1000, None).status_at(999), LoginStatus::Pending);
-        assert_eq!(attempt("pending", 1000, None).status_at(1000), LoginStatus::Expired);
+        assert_eq!(
+            attempt("pending", 1000, None).status_at(999),
+            LoginStatus::Pending
+        );
+        assert_eq!(
+            attempt("pending", 1000, None).status_at(1000),
+            LoginStatus::Expired
+        );
         assert_eq!(
             attempt("awaiting_confirmation", 1000, None).status_at(10),
             LoginStatus::AwaitingConfirmation
         );
-        assert_eq!(attempt("awaiting_confirmation", 1000, None).status_at(1000), LoginStatus::Expired);
-        assert_eq!(attempt("consumed", 1000, Some(5)).status_at(i64::MAX), LoginStatus::Consumed);
+        assert_eq!(
+            attempt("awaiting_confirmation", 1000, None).status_at(1000),
+            LoginStatus::Expired
+        );
+        assert_eq!(
+            attempt("consumed", 1000, Some(5)).status_at(i64::MAX),
+            LoginStatus::Consumed
+        );
     }
 
     #[test]
@@ -357,7 +391,10 @@ mod tests {
         let window = COMPLETE_WINDOW.as_millis() as i64;
         let confirmed = attempt("confirmed", 1000, Some(990));
         assert_eq!(confirmed.status_at(1500), LoginStatus::Confirmed);
-        assert_eq!(confirmed.status_at(990 + window - 1), LoginStatus::Confirmed);
+        assert_eq!(
+            confirmed.status_at(990 + window - 1),
+            LoginStatus::Confirmed
+        );
         assert_eq!(confirmed.status_at(990 + window), LoginStatus::Expired);
     }
 

@@ -47,7 +47,10 @@ pub fn new_browser() -> reqwest::Client {
 pub async fn spawn(settings: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut vars: HashMap<String, String> = HashMap::from([
-        ("DATABASE_URL".into(), format!("sqlite://{}/site.db", dir.path().display())),
+        (
+            "DATABASE_URL".into(),
+            format!("sqlite://{}/site.db", dir.path().display()),
+        ),
         ("THEME_DIR".into(), theme_dir().display().to_string()),
         ("WECHAT_APPID".into(), APPID.into()),
         ("WECHAT_SANDBOX".into(), "1".into()),
@@ -58,7 +61,8 @@ pub async fn spawn(settings: &[(&str, &str)]) -> TestApp {
         vars.insert(name.to_string(), value.to_string());
     }
     let aes = vars.contains_key("WECHAT_ENCODING_AES_KEY");
-    let mut config = Config::from_lookup(|name| vars.get(name).cloned()).expect("test settings are valid");
+    let mut config =
+        Config::from_lookup(|name| vars.get(name).cloned()).expect("test settings are valid");
     config.leptos.site_addr = "127.0.0.1:0".parse().unwrap();
     let app = Application::build(config).await.expect("the server starts");
     let base = format!("http://{}", app.address());
@@ -97,7 +101,12 @@ impl TestApp {
 
     /// `POST /api/login/start` from the default browser; the attempt id.
     pub async fn start(&self) -> String {
-        let response = self.browser.post(self.url("/api/login/start")).send().await.unwrap();
+        let response = self
+            .browser
+            .post(self.url("/api/login/start"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
         let body: serde_json::Value = response.json().await.unwrap();
         body["id"].as_str().unwrap().to_owned()
@@ -119,12 +128,22 @@ impl TestApp {
     /// Delivers a push as WeChat would; the HTTP status and the reply text
     /// (decrypted, `Content` only; "success" when there is none).
     pub async fn push(&self, xml: &str, wire: Wire) -> (u16, String) {
-        let crypto = self.aes.then(|| MessageCrypto::new(AES_KEY, APPID).unwrap());
+        let crypto = self
+            .aes
+            .then(|| MessageCrypto::new(AES_KEY, APPID).unwrap());
         let mode = match wire {
             Wire::Plain => PushMode::Plain,
             Wire::Safe => PushMode::Safe,
         };
-        let request = push_request(TOKEN, crypto.as_ref(), mode, xml, "1700000000", "424242", "openid-unused");
+        let request = push_request(
+            TOKEN,
+            crypto.as_ref(),
+            mode,
+            xml,
+            "1700000000",
+            "424242",
+            "openid-unused",
+        );
         let response = reqwest::Client::new()
             .post(self.url("/wechat/callback"))
             .query(&request.query)
@@ -143,7 +162,11 @@ impl TestApp {
     }
 
     pub async fn scan(&self, openid: &str, scene: &str, already_following: bool) -> (u16, String) {
-        self.push(&scan_xml(openid, scene, already_following, 1_700_000_000), Wire::Plain).await
+        self.push(
+            &scan_xml(openid, scene, already_following, 1_700_000_000),
+            Wire::Plain,
+        )
+        .await
     }
 
     pub async fn count(&self, table: &str) -> i64 {
@@ -157,7 +180,14 @@ impl TestApp {
 
 pub fn scan_xml(openid: &str, scene: &str, already_following: bool, create_time: i64) -> String {
     if already_following {
-        event_xml(ACCOUNT, openid, create_time, "SCAN", Some(scene), Some("fake-ticket"))
+        event_xml(
+            ACCOUNT,
+            openid,
+            create_time,
+            "SCAN",
+            Some(scene),
+            Some("fake-ticket"),
+        )
     } else {
         event_xml(
             ACCOUNT,
@@ -177,7 +207,10 @@ pub fn text(openid: &str, content: &str, msg_id: &str) -> String {
 /// The Content of a passive text reply, or the body itself.
 pub fn reply_content(reply: &str) -> String {
     match wechat::message::parse_fields(reply.as_bytes()) {
-        Ok(fields) => fields.get("Content").map(str::to_owned).unwrap_or_else(|| reply.to_owned()),
+        Ok(fields) => fields
+            .get("Content")
+            .map(str::to_owned)
+            .unwrap_or_else(|| reply.to_owned()),
         Err(_) => reply.to_owned(),
     }
 }

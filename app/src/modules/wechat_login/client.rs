@@ -25,17 +25,22 @@ fn offline() -> Failure {
     }
 }
 
-async fn read<T: DeserializeOwned>(response: Result<Response, gloo_net::Error>) -> Result<T, Failure> {
+async fn read<T: DeserializeOwned>(
+    response: Result<Response, gloo_net::Error>,
+) -> Result<T, Failure> {
     let response = response.map_err(|_| offline())?;
     if response.ok() {
         response.json::<T>().await.map_err(|_| offline())
     } else {
-        Err(response.json::<ErrorBody>().await.unwrap_or_else(|_| ErrorBody {
-            error: "server_error".into(),
-            message: "服务器暂时无法处理请求，请稍后重试。".into(),
-            wechat_errcode: None,
-            retry_after: None,
-        }))
+        Err(response
+            .json::<ErrorBody>()
+            .await
+            .unwrap_or_else(|_| ErrorBody {
+                error: "server_error".into(),
+                message: "服务器暂时无法处理请求，请稍后重试。".into(),
+                wechat_errcode: None,
+                retry_after: None,
+            }))
     }
 }
 
@@ -44,7 +49,12 @@ pub async fn start() -> Result<StartedLogin, Failure> {
 }
 
 pub async fn complete(id: &str) -> Result<User, Failure> {
-    let body: UserBody = read(Request::post(&format!("/api/login/{id}/complete")).send().await).await?;
+    let body: UserBody = read(
+        Request::post(&format!("/api/login/{id}/complete"))
+            .send()
+            .await,
+    )
+    .await?;
     Ok(body.user)
 }
 
@@ -54,7 +64,10 @@ pub async fn me() -> Result<User, Failure> {
 }
 
 pub async fn logout() -> Result<(), Failure> {
-    let response = Request::post("/api/logout").send().await.map_err(|_| offline())?;
+    let response = Request::post("/api/logout")
+        .send()
+        .await
+        .map_err(|_| offline())?;
     if response.ok() {
         Ok(())
     } else {

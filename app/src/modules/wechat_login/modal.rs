@@ -8,6 +8,8 @@ use leptos::{html, prelude::*};
 use super::protocol::{LoginStatus, StartedLogin};
 use crate::auth::{use_current_user, CurrentUser};
 
+// Only the browser moves past `Loading`.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 #[derive(Clone, Debug, PartialEq)]
 enum Stage {
     Loading,
@@ -19,7 +21,7 @@ enum Stage {
 }
 
 #[component]
-pub fn LoginModal(on_close: Callback<()>) -> impl IntoView {
+pub fn LoginModal(on_close: Callback<()>) -> AnyView {
     let flow = Flow::new(use_current_user(), on_close);
     let dialog = NodeRef::<html::Dialog>::new();
 
@@ -44,14 +46,18 @@ pub fn LoginModal(on_close: Callback<()>) -> impl IntoView {
 
     let instruction = move || match stage.get() {
         Stage::Loading => "正在生成二维码…".to_string(),
-        Stage::Waiting(LoginStatus::AwaitingConfirmation) => "已扫码，请在微信中回复“确认”".to_string(),
+        Stage::Waiting(LoginStatus::AwaitingConfirmation) => {
+            "已扫码，请在微信中回复“确认”".to_string()
+        }
         Stage::Waiting(_) => "请使用微信扫码，关注公众号后自动登录".to_string(),
         Stage::Completing => "扫码成功，正在登录…".to_string(),
         Stage::Expired => "二维码已过期，请点击“刷新二维码”后重新扫码".to_string(),
         Stage::Failed(message) => message,
     };
     let hint = move || match stage.get() {
-        Stage::Waiting(LoginStatus::AwaitingConfirmation) => Some("为了你的账号安全，请确认是你本人在登录"),
+        Stage::Waiting(LoginStatus::AwaitingConfirmation) => {
+            Some("为了你的账号安全，请确认是你本人在登录")
+        }
         Stage::Waiting(_) => Some("已关注公众号的用户，扫码后会直接登录"),
         _ => None,
     };
@@ -68,7 +74,7 @@ pub fn LoginModal(on_close: Callback<()>) -> impl IntoView {
             aria-labelledby="login-title"
             aria-describedby="login-instruction"
             data-testid="login-modal"
-            on:cancel=move |ev| {
+            on:cancel=move |ev: leptos::ev::Event| {
                 ev.prevent_default();
                 on_close.run(());
             }
@@ -126,6 +132,7 @@ pub fn LoginModal(on_close: Callback<()>) -> impl IntoView {
             </div>
         </dialog>
     }
+    .into_any()
 }
 
 fn stage_name(stage: &Stage) -> &'static str {
@@ -220,9 +227,9 @@ impl Flow {
         let attempt = id.clone();
         let watcher = Watcher::new(&id, move |news| match news {
             News::Status(LoginStatus::Pending) => {}
-            News::Status(LoginStatus::AwaitingConfirmation) => {
-                self.stage.set(Stage::Waiting(LoginStatus::AwaitingConfirmation))
-            }
+            News::Status(LoginStatus::AwaitingConfirmation) => self
+                .stage
+                .set(Stage::Waiting(LoginStatus::AwaitingConfirmation)),
             News::Status(LoginStatus::Confirmed) => self.complete(attempt.clone()),
             News::Status(LoginStatus::Expired) => self.expire(),
             News::Status(LoginStatus::Consumed) => self.adopt_finished_login(),
@@ -268,9 +275,9 @@ impl Flow {
                     self.user.set(Some(user));
                     self.close.run(());
                 }
-                Err(_) => self
-                    .stage
-                    .set(Stage::Failed("这次登录已经在其他页面完成了，请刷新本页。".into())),
+                Err(_) => self.stage.set(Stage::Failed(
+                    "这次登录已经在其他页面完成了，请刷新本页。".into(),
+                )),
             }
         });
     }

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::auth::use_current_user;
 
 #[component]
-pub fn UserMenu() -> impl IntoView {
+pub fn UserMenu() -> AnyView {
     let current = use_current_user();
     let open = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
@@ -57,4 +57,5 @@ pub fn UserMenu() -> impl IntoView {
             </Show>
         </div>
     }
+    .into_any()
 }
