@@ -106,6 +106,12 @@ fn read_group(file: &Path, zone: Zone) -> Result<Vec<Section>, LoadError> {
 }
 
 fn read_page(file: &Path) -> Result<Page, LoadError> {
+    parse_page(file, &read_text(file)?)
+}
+
+/// Checks one page file's text; `file` names the page (its stem is the URL)
+/// and the errors. Public so tests can feed it anything.
+pub fn parse_page(file: &Path, text: &str) -> Result<Page, LoadError> {
     let slug = file
         .file_stem()
         .and_then(|s| s.to_str())
@@ -133,7 +139,7 @@ fn read_page(file: &Path) -> Result<Page, LoadError> {
         )));
     }
 
-    let page: PageFile = read_json(file)?;
+    let page: PageFile = parse_json(file, text)?;
     if page.title.trim().is_empty() {
         return Err(LoadError {
             file: file.to_owned(),
@@ -165,12 +171,19 @@ fn page_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
 }
 
 fn read_json<T: DeserializeOwned>(file: &Path) -> Result<T, LoadError> {
-    let text = fs::read_to_string(file).map_err(|err| LoadError {
+    parse_json(file, &read_text(file)?)
+}
+
+fn read_text(file: &Path) -> Result<String, LoadError> {
+    fs::read_to_string(file).map_err(|err| LoadError {
         file: file.to_owned(),
         place: String::new(),
         reason: format!("cannot read the file: {err}"),
-    })?;
-    let mut json = serde_json::Deserializer::from_str(&text);
+    })
+}
+
+fn parse_json<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, LoadError> {
+    let mut json = serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(&mut json).map_err(|err| {
         let place = err.path().to_string();
         LoadError {
