@@ -49,7 +49,12 @@ fn mutate_bytes(rng: &mut StdRng, text: &str) -> String {
                 let slice = bytes[at..end].to_vec();
                 bytes.splice(at..at, slice);
             }
-            3 => bytes.insert(at, *b"{}[]\",:\\0-e9".get(rng.random_range(0..13)).unwrap_or(&b'x')),
+            3 => bytes.insert(
+                at,
+                *b"{}[]\",:\\0-e9"
+                    .get(rng.random_range(0..13))
+                    .unwrap_or(&b'x'),
+            ),
             _ => bytes.truncate(at),
         }
     }
@@ -62,13 +67,37 @@ fn random_value(rng: &mut StdRng, depth: u32) -> Value {
         1 => json!(rng.random::<bool>()),
         2 => json!(rng.random::<i64>()),
         3 => json!(rng.random::<f64>()),
-        4 => json!(["", "hero", "faq", "header", "javascript:x", "/", "#login", "一", "\u{0}"][rng.random_range(0..9)]),
-        5 => Value::Array((0..rng.random_range(0..4)).map(|_| random_value(rng, depth + 1)).collect()),
+        4 => json!(
+            [
+                "",
+                "hero",
+                "faq",
+                "header",
+                "javascript:x",
+                "/",
+                "#login",
+                "一",
+                "\u{0}"
+            ][rng.random_range(0..9)]
+        ),
+        5 => Value::Array(
+            (0..rng.random_range(0..4))
+                .map(|_| random_value(rng, depth + 1))
+                .collect(),
+        ),
         _ => {
-            let keys = ["type", "settings", "blocks", "id", "headline", "items", "columns", "title", "href", "label"];
+            let keys = [
+                "type", "settings", "blocks", "id", "headline", "items", "columns", "title",
+                "href", "label",
+            ];
             Value::Object(
                 (0..rng.random_range(0..4))
-                    .map(|_| (keys[rng.random_range(0..keys.len())].to_string(), random_value(rng, depth + 1)))
+                    .map(|_| {
+                        (
+                            keys[rng.random_range(0..keys.len())].to_string(),
+                            random_value(rng, depth + 1),
+                        )
+                    })
                     .collect(),
             )
         }
@@ -122,5 +151,8 @@ fn the_loader_answers_every_mutated_page_without_panicking() {
         }
     }
     println!("theme fuzz: {accepted} accepted, {refused} refused");
-    assert!(refused > 0 && accepted > 0, "the mutations reach both outcomes");
+    assert!(
+        refused > 0 && accepted > 0,
+        "the mutations reach both outcomes"
+    );
 }

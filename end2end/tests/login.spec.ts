@@ -64,8 +64,16 @@ test.describe("plain mode", () => {
     await page.goto(server.url + "/");
     await openLogin(page);
     await expect(page.getByTestId("login-close")).toBeFocused();
-    await page.keyboard.press("Tab");
-    await expect(page.locator("dialog :focus")).toHaveCount(1);
+    // The page behind a modal dialog is inert: Tab never lands there.
+    for (const key of ["Tab", "Tab", "Shift+Tab", "Tab"]) {
+      await page.keyboard.press(key);
+      const escaped = await page.evaluate(() => {
+        const active = document.activeElement;
+        const dialog = document.querySelector("dialog");
+        return !!active && active !== document.body && !dialog?.contains(active);
+      });
+      expect(escaped).toBe(false);
+    }
     await page.keyboard.press("Escape");
     await expect(page.getByTestId("login-modal")).toHaveCount(0);
     await expect(page.getByTestId("login-button")).toBeFocused();
@@ -136,7 +144,10 @@ test("confirm mode: the scan asks for 确认 and only that logs in", async ({ pa
     expect(prompt.reply?.content).toContain("回复“确认”");
     await expect(page.getByTestId("login-status")).toHaveText("已扫码，请在微信中回复“确认”");
 
+    // Someone else scanning the same code cannot take it over…
     const stranger = await newUser(server.url);
+    expect((await scan(server.url, login.qr_url, stranger)).reply?.content).toContain("其他微信");
+    // …nor confirm it.
     expect((await say(server.url, stranger, "确认")).reply?.content).toContain("没有需要确认");
     await page.waitForTimeout(300);
     await expect(page.getByTestId("login-modal")).toBeVisible();

@@ -16,7 +16,8 @@ export interface Server {
   env: Record<string, string>;
   log(): string;
   stop(signal?: NodeJS.Signals): Promise<void>;
-  restart(): Promise<void>;
+  /** Stops the server (SIGTERM, or e.g. SIGKILL for a crash) and starts it again on the same port and database. */
+  restart(signal?: NodeJS.Signals): Promise<void>;
 }
 
 async function freePort(): Promise<number> {
@@ -88,8 +89,8 @@ export async function startServer(extra: Record<string, string> = {}): Promise<S
     env,
     log: () => output,
     stop,
-    restart: async () => {
-      await stop();
+    restart: async (signal: NodeJS.Signals = "SIGTERM") => {
+      await stop(signal);
       await launch();
     },
   };

@@ -43,7 +43,11 @@ impl LoginError {
             Self::Wechat(err) if err.code().is_some() => (
                 StatusCode::BAD_GATEWAY,
                 "wechat_refused",
-                err.user_message_zh().to_owned(),
+                // WeChat's wording is for operators; frame it for visitors.
+                format!(
+                    "暂时无法生成登录二维码：{}。请稍后重试，或告诉网站管理员。",
+                    err.user_message_zh()
+                ),
             ),
             Self::Wechat(err) => (
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{
-    codes::QrCode,
+    codes::{self, QrCode},
     faults::FaultyApi,
     lock, now_ms, random,
     tokens::{Issued, TokenState},
@@ -130,14 +130,15 @@ async fn create_qr(
     }
     let request = QrRequest::read(&body)?;
 
-    let ticket = random::ticket();
+    let expires_at_ms = now + request.expire_seconds * 1000;
+    let ticket = codes::new_ticket(&request.scene, now, expires_at_ms);
     let url = format!("{}{MOUNT_PATH}/q/{ticket}", sandbox.site_url);
     let code = QrCode {
         ticket: ticket.clone(),
         scene: request.scene,
         url: url.clone(),
         created_at_ms: now,
-        expires_at_ms: now + request.expire_seconds * 1000,
+        expires_at_ms,
     };
     lock(&sandbox.codes).insert(code, now);
     Ok(Json(QrAnswer {

@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use serde::Serialize;
 
 use super::random;
@@ -83,6 +84,42 @@ impl CodeRegistry {
     }
 }
 
+/// Makes the ticket of a new code. Like WeChat's, a ticket stays scannable
+/// when the sandbox restarts (its memory is gone): it carries the scene and
+/// times itself, after a random part so tickets never repeat. A scene too
+/// long for that gets a plain random ticket, known to this process only.
+pub fn new_ticket(scene: &str, created_at_ms: i64, expires_at_ms: i64) -> String {
+    let ticket = format!(
+        "gQ{created_at_ms:012x}{expires_at_ms:012x}{}{}",
+        random::url_safe_text(10),
+        URL_SAFE_NO_PAD.encode(scene)
+    );
+    if random::is_url_safe_id(&ticket) {
+        ticket
+    } else {
+        random::ticket()
+    }
+}
+
+/// The code a ticket from [`new_ticket`] describes, for tickets this process
+/// did not issue (it restarted since).
+pub fn decode_ticket(ticket: &str, site_url: &str) -> Option<QrCode> {
+    let rest = ticket.strip_prefix("gQ")?;
+    let created_at_ms = i64::from_str_radix(rest.get(..12)?, 16).ok()?;
+    let expires_at_ms = i64::from_str_radix(rest.get(12..24)?, 16).ok()?;
+    let scene = URL_SAFE_NO_PAD.decode(rest.get(34..)?).ok()?;
+    let scene = String::from_utf8(scene)
+        .ok()
+        .filter(|s| (1..=64).contains(&s.chars().count()))?;
+    Some(QrCode {
+        ticket: ticket.to_owned(),
+        scene,
+        url: format!("{site_url}{}/q/{ticket}", super::MOUNT_PATH),
+        created_at_ms,
+        expires_at_ms,
+    })
+}
+
 /// The ticket inside what a phone scanned: a QR URL (`…/q/{ticket}`), the
 /// phone page's own link (`…?ticket={ticket}`), or a bare ticket.
 pub fn ticket_from_url(scanned: &str) -> Option<String> {
@@ -155,6 +192,30 @@ mod tests {
         let later = NOW + 1_000 + RETENTION_MS + PRUNE_EVERY_MS;
         codes.insert(code("new", later, 1_000), later);
         assert_eq!(codes.len(), 1);
+    }
+
+    #[test]
+    fn tickets_describe_their_code_across_restarts() {
+        let scene = "0123456789abcdef0123456789abcdef";
+        let ticket = new_ticket(scene, NOW, NOW + 300_000);
+        assert!(random::is_url_safe_id(&ticket), "{ticket}");
+        assert_ne!(
+            ticket,
+            new_ticket(scene, NOW, NOW + 300_000),
+            "tickets never repeat"
+        );
+        let code = decode_ticket(&ticket, "http://127.0.0.1:3000").unwrap();
+        assert_eq!(code.scene, scene);
+        assert_eq!(
+            (code.created_at_ms, code.expires_at_ms),
+            (NOW, NOW + 300_000)
+        );
+        assert_eq!(
+            code.url,
+            format!("http://127.0.0.1:3000/sandbox/wechat/q/{ticket}")
+        );
+        assert!(decode_ticket("gQnot-a-real-one", "http://x").is_none());
+        assert!(decode_ticket(&random::ticket(), "http://x").is_none());
     }
 
     #[test]

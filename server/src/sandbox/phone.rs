@@ -17,7 +17,7 @@ use serde_json::json;
 use wechat::PushMode;
 
 use super::{
-    codes::{ticket_from_url, QrCode},
+    codes::{self, ticket_from_url, QrCode},
     event::{Push, ScanMode},
     faults::FaultRequest,
     lock, now_ms,
@@ -116,9 +116,9 @@ async fn scan(State(sandbox): State<Arc<Sandbox>>, body: Bytes) -> Result<Respon
         })?,
         (None, None) => return Err(PhoneError::BadRequest("请给出 ticket 或扫到的 url".into())),
     };
-    let code = lock(&sandbox.codes)
-        .get(&ticket)
-        .cloned()
+    let known = lock(&sandbox.codes).get(&ticket).cloned();
+    let code = known
+        .or_else(|| codes::decode_ticket(&ticket, &sandbox.site_url))
         .ok_or(PhoneError::UnknownTicket)?;
     let mode = sandbox.push_mode(request.push)?;
     let user = sandbox.user(request.openid.as_deref())?;

@@ -7,7 +7,7 @@ use rand::Rng;
 /// The characters of WeChat's openids, tickets and tokens (URL-safe base64).
 const URL_SAFE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
 
-fn url_safe(len: usize) -> String {
+pub fn url_safe_text(len: usize) -> String {
     let mut rng = rand::rng();
     (0..len)
         .map(|_| char::from(URL_SAFE[rng.random_range(0..URL_SAFE.len())]))
@@ -16,18 +16,18 @@ fn url_safe(len: usize) -> String {
 
 /// Real access tokens run to 130–160 characters.
 pub fn access_token() -> String {
-    url_safe(136)
+    url_safe_text(136)
 }
 
 /// A QR ticket. Real ones are base64 starting with `gQ`; these keep the look
 /// but stay URL-safe, so they travel in paths and query strings unescaped.
 pub fn ticket() -> String {
-    format!("gQ{}", url_safe(62))
+    format!("gQ{}", url_safe_text(62))
 }
 
 /// An openid: "o" and 27 more characters, like a real one.
 pub fn openid() -> String {
-    format!("o{}", url_safe(27))
+    format!("o{}", url_safe_text(27))
 }
 
 /// The numeric `nonce` WeChat puts on a push.

@@ -11,7 +11,7 @@ mod modal;
 pub mod protocol;
 mod user_menu;
 
-use leptos::{html, prelude::*};
+use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use self::{modal::LoginModal, user_menu::UserMenu};
@@ -45,14 +45,7 @@ impl Settings for WechatLoginSettings {
 pub fn WechatLogin(settings: WechatLoginSettings) -> impl IntoView {
     let current = use_current_user();
     let open = RwSignal::new(false);
-    let trigger = NodeRef::<html::Button>::new();
-    let close = Callback::new(move |_| {
-        open.set(false);
-        // Back where the person was (the dialog is gone with its focus).
-        if let Some(button) = trigger.get_untracked() {
-            let _ = button.focus();
-        }
-    });
+    let close = Callback::new(move |_| open.set(false));
 
     #[cfg(feature = "hydrate")]
     open_on_login_link(open, current);
@@ -67,7 +60,6 @@ pub fn WechatLogin(settings: WechatLoginSettings) -> impl IntoView {
                         <button
                             type="button"
                             class="m-wechat-login__button"
-                            node_ref=trigger
                             data-testid="login-button"
                             on:click=move |_| open.set(true)
                         >

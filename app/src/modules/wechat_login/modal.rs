@@ -22,8 +22,16 @@ enum Stage {
 
 #[component]
 pub fn LoginModal(on_close: Callback<()>) -> AnyView {
-    let flow = Flow::new(use_current_user(), on_close);
     let dialog = NodeRef::<html::Dialog>::new();
+    // Closing the dialog natively hands focus back to whatever opened it
+    // (the button, or a #login link); then the parent removes it.
+    let leave = Callback::new(move |_| {
+        if let Some(dialog) = dialog.get_untracked() {
+            dialog.close();
+        }
+        on_close.run(());
+    });
+    let flow = Flow::new(use_current_user(), leave);
 
     // Opens as a modal once in the page: the browser then keeps focus
     // inside and the rest of the page inert.
@@ -76,7 +84,7 @@ pub fn LoginModal(on_close: Callback<()>) -> AnyView {
             data-testid="login-modal"
             on:cancel=move |ev: leptos::ev::Event| {
                 ev.prevent_default();
-                on_close.run(());
+                leave.run(());
             }
         >
             <div class="m-wechat-login__panel">
@@ -85,7 +93,7 @@ pub fn LoginModal(on_close: Callback<()>) -> AnyView {
                     class="m-wechat-login__close"
                     aria-label="关闭"
                     data-testid="login-close"
-                    on:click=move |_| on_close.run(())
+                    on:click=move |_| leave.run(())
                 >
                     "×"
                 </button>
