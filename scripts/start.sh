@@ -8,4 +8,4 @@ source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 echo
 echo "Building… the first build takes several minutes. Then open http://127.0.0.1:3000"
-exec cargo leptos watch "$@"
+exec cargo leptos watch --split "$@"

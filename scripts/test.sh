@@ -19,8 +19,8 @@ cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 step "cargo test"
 cargo test
 
-step "release build (cargo leptos build --release --precompress)"
-cargo leptos build --release --precompress
+step "release build (cargo leptos build --release --precompress --split)"
+cargo leptos build --release --precompress --split
 
 step "browser tests (Playwright, Chromium)"
 cd end2end

@@ -1,20 +1,21 @@
 //! The HTML shell and the application: header group, routed pages, footer
-//! group.
+//! group. It renders on the server only; in the browser, only the
+//! interactive modules (islands) hydrate.
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Meta, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     hooks::use_params_map,
-    path, SsrMode,
+    path,
 };
 
 use crate::{
-    auth::{CurrentUser, User},
+    auth::{self, CurrentUser, User},
     theme::{Layout, Page, Sections},
 };
 
-/// The document around the app, rendered on the server only.
+/// The document around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
@@ -24,7 +25,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options=options.clone() />
+                <HydrationScripts options=options.clone() islands=true />
                 <HashedStylesheet options id="leptos" />
                 <MetaTags />
             </head>
@@ -38,80 +39,61 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-
-    // Computed by the server while rendering and read back from the page by
-    // the browser: no second request, no flash of a logged-out header.
-    let layout = SharedValue::new(server::layout).into_inner();
-    let user = SharedValue::new(server::user).into_inner();
+    let layout = server::layout();
+    let user = server::user();
     provide_context(layout.site.clone());
-    provide_context(CurrentUser::new(user));
+    provide_context(CurrentUser::new(user.clone()));
 
-    let site_name = layout.site.name.clone();
+    let Layout {
+        site,
+        header,
+        footer,
+        sandbox,
+    } = layout;
+    let site_name = site.name;
     view! {
         <Title formatter=move |title: String| {
             if title.is_empty() { site_name.clone() } else { format!("{title} · {site_name}") }
         } />
+        // Islands read who is logged in from here (see `auth`).
+        <script type="application/json" id=auth::USER_SCRIPT_ID inner_html=auth::user_json(&user)></script>
         <Router>
-            {layout.sandbox.then(|| view! { <SandboxBanner /> })}
+            {sandbox.then(|| view! { <SandboxBanner /> })}
             <header class="site-header">
-                <Sections sections=layout.header />
+                <Sections sections=header />
             </header>
             <main class="site-main" id="main">
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
-                    <Route path=path!("/:slug") view=SlugPage ssr=SsrMode::Async />
+                    <Route path=path!("/") view=|| view! { <ThemePage slug="index".into() /> } />
+                    <Route path=path!("/:slug") view=SlugPage />
                     <Route path=path!("/sandbox/wechat/phone") view=crate::sandbox::PhonePage />
                 </Routes>
             </main>
             <footer class="site-footer">
-                <Sections sections=layout.footer />
+                <Sections sections=footer />
             </footer>
         </Router>
     }
 }
 
 #[component]
-fn HomePage() -> impl IntoView {
-    view! { <ThemePage slug=Signal::stored("index".to_string()) /> }
-}
-
-#[component]
 fn SlugPage() -> impl IntoView {
-    let params = use_params_map();
-    let slug = Signal::derive(move || params.read().get("slug").unwrap_or_default());
+    let slug = use_params_map().with_untracked(|params| params.get("slug").unwrap_or_default());
     view! { <ThemePage slug /> }
 }
 
 /// A page from `theme/pages/<slug>.json`, or the 404 page.
 #[component]
-fn ThemePage(slug: Signal<String>) -> impl IntoView {
-    let page = Resource::new_blocking(move || slug.get(), get_page);
-    view! {
-        <Suspense>
-            {move || Suspend::new(async move {
-                match page.await {
-                    Ok(Some(page)) => {
-                        view! {
-                            <Title text=page.title />
-                            <Meta name="description" content=page.description />
-                            <Sections sections=page.sections />
-                        }
-                            .into_any()
-                    }
-                    Ok(None) => view! { <NotFound /> }.into_any(),
-                    Err(_) => view! { <PageUnavailable /> }.into_any(),
-                }
-            })}
-        </Suspense>
+fn ThemePage(slug: String) -> impl IntoView {
+    match server::page(&slug) {
+        Some(page) => view! {
+            <Title text=page.title />
+            <Meta name="description" content=page.description />
+            <Sections sections=page.sections />
+        }
+        .into_any(),
+        None => view! { <NotFound /> }.into_any(),
     }
-}
-
-/// One page's sections. A GET so browsers and proxies may cache it.
-#[server(prefix = "/api/site", endpoint = "page", input = leptos::server_fn::codec::GetUrl)]
-pub async fn get_page(slug: String) -> Result<Option<Page>, ServerFnError> {
-    let theme = use_context::<std::sync::Arc<crate::theme::load::Theme>>()
-        .ok_or_else(|| ServerFnError::new("the theme is not loaded"))?;
-    Ok(theme.page(&slug).cloned())
 }
 
 #[component]
@@ -125,17 +107,9 @@ fn NotFound() -> impl IntoView {
         <section class="not-found" data-status="404">
             <h1>"找不到这个页面"</h1>
             <p>"链接可能已失效，或者地址输入有误。"</p>
-            <a class="not-found__home" href="/">"回到首页"</a>
-        </section>
-    }
-}
-
-#[component]
-fn PageUnavailable() -> impl IntoView {
-    view! {
-        <section class="not-found">
-            <h1>"页面暂时打不开"</h1>
-            <p>"网络好像不太稳定，请稍后刷新重试。"</p>
+            <a class="not-found__home" href="/">
+                "回到首页"
+            </a>
         </section>
     }
 }
@@ -147,13 +121,15 @@ fn SandboxBanner() -> impl IntoView {
         <div class="sandbox-banner" role="status">
             <strong>"沙箱模式"</strong>
             " · 微信登录由本机模拟，不会连接真实微信。"
-            <a href="/sandbox/wechat/phone" target="_blank">"打开模拟手机"</a>
+            <a href="/sandbox/wechat/phone" target="_blank">
+                "打开模拟手机"
+            </a>
         </div>
     }
 }
 
-/// What the server knows while rendering; never runs in the browser, which
-/// reads the values the server put in the page.
+/// What the server knows while rendering. The app never renders in the
+/// browser (islands do), so these are empty there.
 mod server {
     use super::*;
 
@@ -165,10 +141,19 @@ mod server {
         Layout::default()
     }
 
+    pub fn page(_slug: &str) -> Option<Page> {
+        #[cfg(feature = "ssr")]
+        if let Some(theme) = use_context::<std::sync::Arc<crate::theme::load::Theme>>() {
+            return theme.page(_slug).cloned();
+        }
+        None
+    }
+
+    /// The user of this request's session (set by the server's session layer).
     pub fn user() -> Option<User> {
         #[cfg(feature = "ssr")]
         if let Some(parts) = use_context::<axum::http::request::Parts>() {
-            return crate::auth::RequestUser::of(&parts);
+            return auth::RequestUser::of(&parts);
         }
         None
     }

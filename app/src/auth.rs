@@ -25,9 +25,10 @@ impl User {
     }
 }
 
-/// The logged-in user for every module: set from the request on the server,
-/// handed to the browser with the page (so a reload shows the right header at
-/// once) and updated in place when someone logs in or out.
+/// The logged-in user for every module. On the server it comes from the
+/// request; in the browser every island shares one signal, seeded from the
+/// page (so a reload shows the right header at once) and updated in place
+/// when someone logs in or out.
 #[derive(Clone, Copy, Debug)]
 pub struct CurrentUser(RwSignal<Option<User>>);
 
@@ -50,9 +51,50 @@ impl CurrentUser {
     }
 }
 
-/// The `CurrentUser` context the app provides.
+/// The id of the `<script type="application/json">` holding the page's user.
+pub const USER_SCRIPT_ID: &str = "current-user";
+
+/// The user as JSON that is safe inside a `<script>` element.
+pub fn user_json(user: &Option<User>) -> String {
+    serde_json::to_string(user)
+        .unwrap_or_else(|_| "null".into())
+        .replace('<', "\\u003c")
+}
+
+/// The `CurrentUser` of this page.
 pub fn use_current_user() -> CurrentUser {
-    use_context::<CurrentUser>().unwrap_or_else(|| CurrentUser::new(None))
+    if let Some(user) = use_context::<CurrentUser>() {
+        return user;
+    }
+    #[cfg(feature = "hydrate")]
+    return browser::shared();
+    #[cfg(not(feature = "hydrate"))]
+    CurrentUser::new(None)
+}
+
+/// Islands hydrate apart from the app (which runs on the server only), so
+/// they cannot share a context: they share this one signal instead.
+#[cfg(feature = "hydrate")]
+mod browser {
+    use std::cell::OnceCell;
+
+    use leptos::prelude::*;
+
+    use super::{CurrentUser, User, USER_SCRIPT_ID};
+
+    thread_local! {
+        static SHARED: OnceCell<ArcRwSignal<Option<User>>> = const { OnceCell::new() };
+    }
+
+    pub fn shared() -> CurrentUser {
+        let signal = SHARED.with(|cell| cell.get_or_init(|| ArcRwSignal::new(page_user())).clone());
+        CurrentUser(RwSignal::from(signal))
+    }
+
+    fn page_user() -> Option<User> {
+        let text = document().get_element_by_id(USER_SCRIPT_ID)?.text_content()?;
+        serde_json::from_str(&text).ok().flatten()
+    }
 }
 
 #[cfg(feature = "ssr")]

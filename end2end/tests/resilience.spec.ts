@@ -55,8 +55,9 @@ test("WeChat not answering (timeout) shows a clear message, and retry recovers",
     }).toPass();
     await expect(page.getByTestId("login-status")).toHaveText("正在生成二维码…");
     await expect(page.getByTestId("login-status")).toContainText("暂时无法连接微信服务器", { timeout: 15_000 });
+    const retried = page.waitForResponse((r) => r.url().endsWith("/api/login/start"));
     await page.getByTestId("login-retry").click();
-    const login = await (await page.waitForResponse((r) => r.url().endsWith("/api/login/start"))).json();
+    const login = await (await retried).json();
     await scan(server.url, login.qr_url, await newUser(server.url));
     await expectLoggedIn(page);
   } finally {

@@ -33,11 +33,17 @@ impl Settings for FaqSettings {
 
 #[component]
 pub fn Faq(settings: FaqSettings) -> impl IntoView {
-    // Which answer is open; opening one closes the other.
-    let open = RwSignal::new(None::<usize>);
     // Ids tie each question to its answer for screen readers; the section id
     // keeps them unique when a page holds several FAQ modules.
     let id_base = use_context::<SectionId>().map(|s| s.0).unwrap_or_default();
+    view! { <FaqList settings id_base /> }
+}
+
+/// The questions open and close in the browser: an island.
+#[island]
+fn FaqList(settings: FaqSettings, id_base: String) -> impl IntoView {
+    // Which answer is open; opening one closes the other.
+    let open = RwSignal::new(None::<usize>);
     view! {
         <div class="m-faq">
             {(!settings.heading.is_empty()).then(|| view! { <h2 class="m-faq__heading">{settings.heading}</h2> })}

@@ -24,19 +24,33 @@ use self::{
     who::{ModePicker, UserPicker},
 };
 
+/// The route: reads which code was opened (`?ticket=`) on the server and
+/// hands it to the island.
 #[component]
 pub fn PhonePage() -> impl IntoView {
+    let chosen = use_query_map()
+        .with_untracked(|q| q.get("ticket"))
+        .filter(|t| !t.is_empty());
+    view! {
+        <Title text="模拟手机 · 微信沙箱" />
+        <PhoneApp chosen />
+    }
+}
+
+/// The phone itself: interactive, so it hydrates in the browser. Lazy: its
+/// code is a separate wasm chunk (cargo leptos --split), fetched only by
+/// this page, so every other page's bundle stays small.
+#[island(lazy)]
+fn PhoneApp(chosen: Option<String>) -> impl IntoView {
     let phone = Phone::new();
     // Effects run in the browser only: the lists load and the clock starts
     // after hydration.
     Effect::new(move |_| phone.start());
 
-    let query = use_query_map();
-    let chosen = Signal::derive(move || query.with(|q| q.get("ticket")).filter(|t| !t.is_empty()));
+    let chosen = Signal::stored(chosen);
     let sandbox_off = move || phone.availability.with(|a| *a == Availability::SandboxOff);
 
     view! {
-        <Title text="模拟手机 · 微信沙箱" />
         <section class="sandbox-phone-page" data-testid="phone-page">
             <div class="sandbox-phone">
                 <header class="sandbox-phone__bar">

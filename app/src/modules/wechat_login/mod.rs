@@ -41,7 +41,8 @@ impl Settings for WechatLoginSettings {
     }
 }
 
-#[component]
+/// Interactive from the first click: an island, hydrated in the browser.
+#[island]
 pub fn WechatLogin(settings: WechatLoginSettings) -> impl IntoView {
     let current = use_current_user();
     let open = RwSignal::new(false);

@@ -1,0 +1,46 @@
+// The bundle budget: what the home page downloads to become interactive
+// (wasm + JS + CSS under /pkg/, compressed as served) stays under 250 KB.
+
+import { expect, test } from "@playwright/test";
+import { startServer } from "./support/server";
+
+const BUDGET = 250 * 1024;
+
+test("the home page's wasm + JS + CSS stay under 250 KB compressed", async ({ page }) => {
+  const server = await startServer();
+  try {
+    const measured: Promise<[string, number, string]>[] = [];
+    page.on("requestfinished", (request) => {
+      const path = new URL(request.url()).pathname;
+      if (!path.startsWith("/pkg/")) return;
+      measured.push(
+        (async () => {
+          const response = await request.response();
+          const sizes = await request.sizes();
+          return [path, sizes.responseBodySize, response?.headers()["content-encoding"] ?? "identity"];
+        })(),
+      );
+    });
+    await page.goto(server.url + "/");
+    // Islands hydrate when the browser is idle: wait until the login button works.
+    await expect(async () => {
+      await page.getByTestId("login-button").click();
+      await expect(page.getByTestId("login-modal")).toBeVisible({ timeout: 500 });
+    }).toPass();
+    await page.waitForLoadState("networkidle");
+
+    const files = await Promise.all(measured);
+    const total = files.reduce((sum, [, size]) => sum + size, 0);
+    console.log("home page bundle (as served):");
+    for (const [path, size, encoding] of files) {
+      console.log(`  ${(size / 1024).toFixed(1).padStart(7)} KB  ${encoding.padEnd(8)} ${path}`);
+    }
+    console.log(`  ${(total / 1024).toFixed(1).padStart(7)} KB  total (budget ${BUDGET / 1024} KB)`);
+
+    expect(files.some(([path]) => path.endsWith(".wasm"))).toBe(true);
+    expect(files.some(([path]) => path.endsWith(".css"))).toBe(true);
+    expect(total).toBeLessThan(BUDGET);
+  } finally {
+    await server.stop();
+  }
+});
