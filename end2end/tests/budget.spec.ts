@@ -2,6 +2,7 @@
 // (wasm + JS + CSS under /pkg/, compressed as served) stays under 250 KB.
 
 import { expect, test } from "@playwright/test";
+import { clickLogin } from "./support/login";
 import { startServer } from "./support/server";
 
 const BUDGET = 250 * 1024;
@@ -22,11 +23,7 @@ test("the home page's wasm + JS + CSS stay under 250 KB compressed", async ({ pa
       );
     });
     await page.goto(server.url + "/");
-    // Islands hydrate when the browser is idle: wait until the login button works.
-    await expect(async () => {
-      await page.getByTestId("login-button").click();
-      await expect(page.getByTestId("login-modal")).toBeVisible({ timeout: 500 });
-    }).toPass();
+    await clickLogin(page);
     await page.waitForLoadState("networkidle");
 
     const files = await Promise.all(measured);

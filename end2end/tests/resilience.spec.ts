@@ -2,7 +2,7 @@
 // WeChat refuses or does not answer.
 
 import { expect, test } from "@playwright/test";
-import { expectLoggedIn, openLogin } from "./support/login";
+import { clickLogin, expectLoggedIn, openLogin } from "./support/login";
 import { injectFault, newUser, scan } from "./support/phone";
 import { startServer } from "./support/server";
 
@@ -31,10 +31,7 @@ test("WeChat refusing (quota) shows a clear message, and retry recovers", async 
   try {
     await injectFault(server.url, { api: "qrcode_create", errcode: 45009, times: 1 });
     await page.goto(server.url + "/");
-    await expect(async () => {
-      await page.getByTestId("login-button").click();
-      await expect(page.getByTestId("login-modal")).toBeVisible({ timeout: 500 });
-    }).toPass();
+    await clickLogin(page);
     await expect(page.getByTestId("login-status")).toContainText("调用次数已达上限");
     await page.getByTestId("login-retry").click();
     await expect(page.getByTestId("login-qr").locator("svg")).toBeVisible();
@@ -49,10 +46,7 @@ test("WeChat not answering (timeout) shows a clear message, and retry recovers",
   try {
     await injectFault(server.url, { api: "qrcode_create", delay_ms: 6500, times: 1 });
     await page.goto(server.url + "/");
-    await expect(async () => {
-      await page.getByTestId("login-button").click();
-      await expect(page.getByTestId("login-modal")).toBeVisible({ timeout: 500 });
-    }).toPass();
+    await clickLogin(page);
     await expect(page.getByTestId("login-status")).toHaveText("正在生成二维码…");
     await expect(page.getByTestId("login-status")).toContainText("暂时无法连接微信服务器", { timeout: 15_000 });
     const retried = page.waitForResponse((r) => r.url().endsWith("/api/login/start"));

@@ -11,12 +11,7 @@ const BOB: &str = "oBobFakeOpenid000000000000002";
 #[tokio::test]
 async fn start_answers_the_contract_and_binds_the_browser() {
     let app = spawn(&[]).await;
-    let response = app
-        .browser
-        .post(app.url("/api/login/start"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.post("/api/login/start").await;
     assert_eq!(response.status(), 200);
     let cookie = response.headers()["set-cookie"]
         .to_str()
@@ -50,15 +45,10 @@ async fn a_scan_logs_the_browser_in_once() {
     assert!(reply.contains("登录成功"), "{reply}");
     assert_eq!(app.status(&id).await, "confirmed");
 
-    let me = app.browser.get(app.url("/api/me")).send().await.unwrap();
+    let me = app.get("/api/me").await;
     assert_eq!(me.status(), 401, "not logged in before complete");
 
-    let done = app
-        .browser
-        .post(app.url(&format!("/api/login/{id}/complete")))
-        .send()
-        .await
-        .unwrap();
+    let done = app.complete(&id).await;
     assert_eq!(done.status(), 200);
     let cookie = done.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(
@@ -71,59 +61,25 @@ async fn a_scan_logs_the_browser_in_once() {
     let name = user["user"]["display_name"].as_str().unwrap().to_owned();
     assert!(!name.is_empty());
 
-    let me: serde_json::Value = app
-        .browser
-        .get(app.url("/api/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: serde_json::Value = app.get("/api/me").await.json().await.unwrap();
     assert_eq!(me["user"]["display_name"], name.as_str());
     assert_eq!(app.status(&id).await, "consumed");
 
-    let again = app
-        .browser
-        .post(app.url(&format!("/api/login/{id}/complete")))
-        .send()
-        .await
-        .unwrap();
+    let again = app.complete(&id).await;
     assert_eq!(again.status(), 409);
     let body: serde_json::Value = again.json().await.unwrap();
     assert_eq!(body["error"], "already_used");
     assert_eq!(app.count("sessions").await, 1);
 
-    let page = app
-        .browser
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.get("/").await.text().await.unwrap();
     assert!(
         page.contains(&name),
         "the header shows the user after a reload"
     );
 
-    let out = app
-        .browser
-        .post(app.url("/api/logout"))
-        .send()
-        .await
-        .unwrap();
+    let out = app.post("/api/logout").await;
     assert_eq!(out.status(), 204);
-    assert_eq!(
-        app.browser
-            .get(app.url("/api/me"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    assert_eq!(app.get("/api/me").await.status(), 401);
 }
 
 #[tokio::test]
@@ -204,12 +160,7 @@ async fn the_same_push_three_times_is_one_login() {
     assert!(replies[0].contains("登录成功"));
     assert_eq!(app.count("users").await, 1);
     assert_eq!(app.count("wechat_events").await, 1);
-    let done = app
-        .browser
-        .post(app.url(&format!("/api/login/{id}/complete")))
-        .send()
-        .await
-        .unwrap();
+    let done = app.complete(&id).await;
     assert_eq!(done.status(), 200);
     assert_eq!(app.count("sessions").await, 1);
 }
@@ -233,12 +184,7 @@ async fn another_browser_cannot_follow_or_complete() {
         assert_eq!(response.status(), 403, "{method} {path}");
     }
     // The rightful browser still can.
-    let done = app
-        .browser
-        .post(app.url(&format!("/api/login/{id}/complete")))
-        .send()
-        .await
-        .unwrap();
+    let done = app.complete(&id).await;
     assert_eq!(done.status(), 200);
 }
 
@@ -277,12 +223,7 @@ async fn a_scan_of_an_expired_code_does_not_log_in() {
     assert_eq!(status, 200);
     assert!(reply.contains("过期"), "{reply}");
     assert_eq!(app.status(&id).await, "expired");
-    let done = app
-        .browser
-        .post(app.url(&format!("/api/login/{id}/complete")))
-        .send()
-        .await
-        .unwrap();
+    let done = app.complete(&id).await;
     assert_eq!(done.status(), 410);
     assert_eq!(app.count("sessions").await, 0);
 }
@@ -389,12 +330,7 @@ async fn confirm_mode_needs_the_word_from_the_same_person() {
 async fn the_event_stream_sends_the_status_then_each_change() {
     let app = spawn(&[]).await;
     let id = app.start().await;
-    let response = app
-        .browser
-        .get(app.url(&format!("/api/login/{id}/events")))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get(&format!("/api/login/{id}/events")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let mut events = response.bytes_stream();
@@ -424,12 +360,7 @@ async fn starting_is_rate_limited_per_address() {
     let app = spawn(&[("LOGIN_START_PER_MINUTE", "2")]).await;
     app.start().await;
     app.start().await;
-    let third = app
-        .browser
-        .post(app.url("/api/login/start"))
-        .send()
-        .await
-        .unwrap();
+    let third = app.post("/api/login/start").await;
     assert_eq!(third.status(), 429);
     assert!(third.headers().contains_key("retry-after"));
     let body: serde_json::Value = third.json().await.unwrap();

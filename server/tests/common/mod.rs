@@ -99,14 +99,24 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// A GET from the default browser.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.browser.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// A POST (no body) from the default browser.
+    pub async fn post(&self, path: &str) -> reqwest::Response {
+        self.browser.post(self.url(path)).send().await.unwrap()
+    }
+
+    /// `POST /api/login/{id}/complete` from the default browser.
+    pub async fn complete(&self, id: &str) -> reqwest::Response {
+        self.post(&format!("/api/login/{id}/complete")).await
+    }
+
     /// `POST /api/login/start` from the default browser; the attempt id.
     pub async fn start(&self) -> String {
-        let response = self
-            .browser
-            .post(self.url("/api/login/start"))
-            .send()
-            .await
-            .unwrap();
+        let response = self.post("/api/login/start").await;
         assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
         let body: serde_json::Value = response.json().await.unwrap();
         body["id"].as_str().unwrap().to_owned()
@@ -114,11 +124,8 @@ impl TestApp {
 
     pub async fn status(&self, id: &str) -> String {
         let body: serde_json::Value = self
-            .browser
-            .get(self.url(&format!("/api/login/{id}")))
-            .send()
+            .get(&format!("/api/login/{id}"))
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
