@@ -92,7 +92,9 @@ mod browser {
     }
 
     fn page_user() -> Option<User> {
-        let text = document().get_element_by_id(USER_SCRIPT_ID)?.text_content()?;
+        let text = document()
+            .get_element_by_id(USER_SCRIPT_ID)?
+            .text_content()?;
         serde_json::from_str(&text).ok().flatten()
     }
 }

@@ -31,7 +31,7 @@ pub async fn connect(url: &str) -> Result<SqlitePool, DbError> {
         // FULL syncs each commit so a login WeChat delivered survives a crash.
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(Duration::from_secs(5))
+        .busy_timeout(BUSY_TIMEOUT)
         .foreign_keys(true);
 
     let file = options.get_filename();
@@ -49,6 +49,21 @@ pub async fn connect(url: &str) -> Result<SqlitePool, DbError> {
         .map_err(DbError::Open)?;
     sqlx::migrate!("../migrations").run(&pool).await?;
     Ok(pool)
+}
+
+/// How long a connection waits for another's write lock before failing.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The database file behind `pool`; `None` for an in-memory database, which
+/// other connections (the login writer's) cannot share.
+pub fn file_of(pool: &SqlitePool) -> Option<std::path::PathBuf> {
+    let options = pool.connect_options();
+    let file = options.get_filename();
+    let name = file.to_string_lossy();
+    if name.is_empty() || name == ":memory:" || name.contains("mode=memory") {
+        return None;
+    }
+    Some(file.to_path_buf())
 }
 
 /// True when the database answers.

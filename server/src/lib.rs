@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod health;
 pub mod login;
+pub mod page_cache;
 pub mod sandbox;
 pub mod startup;
 pub mod state;

@@ -2,6 +2,13 @@ use std::process::ExitCode;
 
 use server::{config::Config, startup::Application, telemetry};
 
+/// Rendering a page allocates and frees many small strings; with glibc's
+/// allocator that was about a sixth of a page's CPU time (bench/README.md).
+/// Built without transparent huge pages (`no_thp`): with them, every open
+/// event stream cost ~30 KiB of memory instead of ~20.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     // An optional, untracked `.env` fills in settings the environment lacks.

@@ -7,7 +7,7 @@ use axum::{
     body::Body,
     extract::{Request, State},
     http::{header, HeaderValue},
-    response::{IntoResponse, Response},
+    response::Response,
     serve::ListenerExt,
     Router,
 };
@@ -20,10 +20,17 @@ use crate::{
     config::{Config, ConfigError},
     db::{self, DbError},
     health,
-    login::{self, hub::MemoryHub, rate_limit::RateLimiter},
+    login::{
+        self,
+        hub::{LoginHub, MemoryHub},
+        inbox::Rules,
+        rate_limit::RateLimiter,
+        writer::{WriteError, Writer},
+    },
+    page_cache::{self, PageCache},
     sandbox::{self, Sandbox, SandboxConfig},
-    state::{AppState, Shutdown},
-    static_files::StaticFiles,
+    state::{AppState, Shared, Shutdown},
+    static_files::{self, StaticFiles},
     wechat_link::{local_url, LinkError, WechatLink},
 };
 
@@ -42,6 +49,10 @@ pub enum StartupError {
     },
     #[error("{0}")]
     Wechat(#[from] LinkError),
+    #[error("DATABASE_URL must name a database file (an in-memory database cannot be shared)")]
+    InMemoryDatabase,
+    #[error("cannot open the database for the login writer: {0}")]
+    Writer(#[from] WriteError),
     #[error("cannot read the static files in {root}: {source}")]
     StaticFiles {
         root: String,
@@ -101,8 +112,20 @@ impl Application {
 
         let (stop, shutdown) = Shutdown::new();
         login::cleanup::spawn(db.clone(), shutdown.clone());
-        let state = AppState {
-            hub: Arc::new(MemoryHub::new()),
+        let hub: Arc<dyn LoginHub> = Arc::new(MemoryHub::new());
+        let db_file = db::file_of(&db).ok_or(StartupError::InMemoryDatabase)?;
+        let writer = Writer::spawn(
+            &db_file,
+            db::BUSY_TIMEOUT,
+            hub.clone(),
+            Rules {
+                site: theme.layout.site.name.clone(),
+                confirm_mode: config.login.confirm_mode,
+            },
+        )?;
+        let state = AppState::new(Shared {
+            hub,
+            writer: Arc::new(writer),
             start_limiter: Arc::new(RateLimiter::new(config.login.start_per_minute)),
             wechat: Arc::new(wechat),
             leptos: config.leptos.clone(),
@@ -110,7 +133,7 @@ impl Application {
             db,
             theme: Arc::new(theme),
             shutdown,
-        };
+        });
         let router = router(state, Arc::new(static_files), sandbox.map(Arc::new));
         Ok(Self {
             listener,
@@ -168,12 +191,19 @@ fn router(
     let leptos = state.leptos.clone();
     let app = move || shell(leptos.clone());
 
-    let pages = Router::new().leptos_routes_with_context(
-        &state,
-        generate_route_list(App),
-        context.clone(),
-        app.clone(),
-    );
+    // Anonymous visitors share a theme page rendered within the last second.
+    let page_cache = Arc::new(PageCache::new(state.theme.pages.keys().map(String::as_str)));
+    let pages = Router::new()
+        .leptos_routes_with_context(
+            &state,
+            generate_route_list(App),
+            context.clone(),
+            app.clone(),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            page_cache,
+            page_cache::serve,
+        ));
     let not_found = leptos_axum::render_app_to_stream_with_context(context, app);
 
     // Pages and browser API routes know who is logged in.
@@ -194,11 +224,16 @@ fn router(
     router
         .fallback(
             move |State(state): State<AppState>, request: Request<Body>| {
-                let static_files = static_files.clone();
                 let not_found = not_found.clone();
-                async move { static_or_not_found(&state, &static_files, request, not_found).await }
+                async move { page_not_found(&state, request, not_found).await }
             },
         )
+        // Static files are answered before routing: `/favicon.svg` would
+        // otherwise be taken for a page called "favicon.svg".
+        .layer(axum::middleware::from_fn_with_state(
+            static_files,
+            static_files::serve,
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
@@ -210,11 +245,10 @@ fn router(
         .with_state(state)
 }
 
-/// A static file if one has this path, else the site's 404 page (rendered
-/// through the same header and footer as every page).
-async fn static_or_not_found<F, Fut>(
+/// The site's 404 page, rendered through the same header and footer as
+/// every page.
+async fn page_not_found<F, Fut>(
     state: &AppState,
-    static_files: &StaticFiles,
     mut request: Request<Body>,
     not_found: F,
 ) -> Response
@@ -222,11 +256,6 @@ where
     F: Fn(Request<Body>) -> Fut,
     Fut: Future<Output = Response<Body>>,
 {
-    if let Some(response) =
-        static_files.response(request.method(), request.uri().path(), request.headers())
-    {
-        return response.into_response();
-    }
     // The 404 page shows the same header, logged in or not.
     login::attach_user(state, &mut request).await;
     not_found(request).await

@@ -14,7 +14,9 @@ use std::{collections::HashMap, io, io::Write, path::Path};
 
 use axum::{
     body::Body,
+    extract::{Request, State},
     http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode},
+    middleware::Next,
 };
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
@@ -85,6 +87,18 @@ impl StaticFiles {
     }
 }
 
+/// Middleware: a request for a static file gets it; any other goes on.
+pub async fn serve(
+    State(files): State<std::sync::Arc<StaticFiles>>,
+    request: Request,
+    next: Next,
+) -> Response<Body> {
+    match files.response(request.method(), request.uri().path(), request.headers()) {
+        Some(response) => response,
+        None => next.run(request).await,
+    }
+}
+
 impl Asset {
     fn read(path: &Path, immutable: bool) -> io::Result<Self> {
         let identity = Bytes::from(std::fs::read(path)?);
@@ -117,12 +131,19 @@ impl Asset {
     }
 
     fn response(&self, head_only: bool, request: &HeaderMap) -> Response<Body> {
+        // Header values from static strings: no copy, no check per request.
         let mut response = Response::builder()
-            .header(header::CACHE_CONTROL, self.cache_control)
+            .header(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(self.cache_control),
+            )
             .header(header::ETAG, self.etag.clone())
-            .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+            .header(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
         if self.compressible {
-            response = response.header(header::VARY, "accept-encoding");
+            response = response.header(header::VARY, HeaderValue::from_static("accept-encoding"));
         }
 
         let not_modified = request
@@ -146,11 +167,15 @@ impl Asset {
             _ => (&self.identity, None),
         };
         if let Some(encoding) = encoding {
-            response = response.header(header::CONTENT_ENCODING, encoding);
+            response =
+                response.header(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
         }
         response
             .status(StatusCode::OK)
-            .header(header::CONTENT_TYPE, self.content_type)
+            .header(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(self.content_type),
+            )
             .header(header::CONTENT_LENGTH, body.len())
             .body(if head_only {
                 Body::empty()

@@ -69,3 +69,15 @@ async fn pages_forbid_framing() {
     let response = reqwest::get(app.url("/")).await.unwrap();
     assert_eq!(response.headers()["x-frame-options"], "DENY");
 }
+
+#[tokio::test]
+async fn static_files_win_over_page_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("favicon.svg"), "<svg/>").unwrap();
+    let root = dir.path().display().to_string();
+    let app = common::spawn_with_site_root(&[], &root).await;
+    let response = reqwest::get(app.url("/favicon.svg")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "image/svg+xml");
+    assert_eq!(response.text().await.unwrap(), "<svg/>");
+}

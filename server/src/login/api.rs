@@ -29,6 +29,7 @@ use super::{
     qr, secrets,
     session::{self, CookieSpec, BINDING_COOKIE, BINDING_PATH, SESSION_COOKIE},
     store,
+    writer::{Completed, Completion, NewAttempt},
 };
 use crate::{clock, state::AppState};
 
@@ -65,19 +66,19 @@ async fn start(
     let now = clock::now_ms();
     let id = secrets::new_attempt_id();
     let expires_at = now + expiry.as_millis() as i64;
-    // Stored before WeChat knows the code, so even an instant scan finds it.
-    store::insert_attempt(
-        &state.db,
-        &store::NewAttempt {
-            id: &id,
-            binding_hash: &secrets::hash(&binding),
-            client_ip: &client.address.to_string(),
-            user_agent: &client.user_agent,
+    // Stored (durably) before WeChat knows the code, so even an instant scan
+    // finds it.
+    state
+        .writer
+        .insert_attempt(NewAttempt {
+            id: id.clone(),
+            binding_hash: secrets::hash(&binding),
+            client_ip: client.address.to_string(),
+            user_agent: client.user_agent.clone(),
             created_at: now,
             expires_at,
-        },
-    )
-    .await?;
+        })
+        .await?;
 
     let ticket = match state.wechat.create_qr(&id, expiry.as_secs() as u32).await {
         Ok(ticket) => ticket,
@@ -151,12 +152,14 @@ async fn events(
 ) -> Result<Response, LoginError> {
     // Listen before reading, so a change in between is not missed.
     let subscription = state.hub.subscribe(&id);
-    own_attempt(&state, &id, &headers).await?;
+    let attempt = own_attempt(&state, &id, &headers).await?;
     let follow = Follow {
         shutdown: Box::pin(state.shutdown.clone().stopped()),
         state,
         id,
         subscription,
+        // What was just read is the current status: no second read.
+        snapshot: Some(attempt),
         last: None,
         done: false,
     };
@@ -179,6 +182,8 @@ struct Follow {
     state: AppState,
     id: String,
     subscription: Subscription,
+    /// The attempt as read when the stream opened, used for the first event.
+    snapshot: Option<store::Attempt>,
     last: Option<LoginStatus>,
     done: bool,
     shutdown: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
@@ -194,13 +199,17 @@ impl Follow {
                 return None;
             }
             let now = clock::now_ms();
-            let attempt = match store::find_attempt(&self.state.db, &self.id).await {
-                Ok(attempt) => attempt,
-                Err(err) => {
-                    // End the stream: the browser reconnects and tries again.
-                    tracing::error!(error = %err, "cannot read a login attempt for its event stream");
-                    return None;
-                }
+            let attempt = match self.snapshot.take() {
+                Some(attempt) => Some(attempt),
+                // Woken by a change (or the expiry): read what is committed.
+                None => match store::find_attempt(&self.state.db, &self.id).await {
+                    Ok(attempt) => attempt,
+                    Err(err) => {
+                        // End the stream: the browser reconnects and tries again.
+                        tracing::error!(error = %err, "cannot read a login attempt for its event stream");
+                        return None;
+                    }
+                },
             };
             // Cleaned up meanwhile: it is long over.
             let status = attempt
@@ -255,24 +264,21 @@ async fn complete(
 
     let token = secrets::new_secret();
     let ttl = state.config.login.session_ttl;
-    let mut tx = state.db.begin_with("BEGIN IMMEDIATE").await?;
-    if !store::mark_consumed(&mut tx, &id, now).await? {
+    let completed = state
+        .writer
+        .complete(Completion {
+            attempt: id.clone(),
+            user_id,
+            token_hash: secrets::hash(&token),
+            expires_at: now + ttl.as_millis() as i64,
+        })
+        .await?;
+    let user = match completed {
+        Completed::LoggedIn(user) => user,
         // Another request redeemed it first.
-        return Err(LoginError::NotConfirmed(LoginStatus::Consumed));
-    }
-    store::create_session(
-        &mut tx,
-        &secrets::hash(&token),
-        user_id,
-        now,
-        now + ttl.as_millis() as i64,
-    )
-    .await?;
-    let user = store::find_user(&mut *tx, user_id)
-        .await?
-        .ok_or(LoginError::NotFound)?;
-    tx.commit().await?;
-    state.hub.publish(&id, LoginStatus::Consumed);
+        Completed::AlreadyConsumed => return Err(LoginError::NotConfirmed(LoginStatus::Consumed)),
+        Completed::NoUser => return Err(LoginError::NotFound),
+    };
     tracing::info!(attempt = %short(&id), user = user.id, "logged in");
 
     let cookie = session::set_cookie(&CookieSpec {

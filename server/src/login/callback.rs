@@ -46,7 +46,7 @@ async fn receive(
         Err(err) => return refuse(err),
     };
     let message = &inbound.message;
-    match inbox::handle(&state, message).await {
+    match state.writer.push(message.clone()).await {
         Ok(inbox::Reply::Text(text)) => {
             let now = clock::now_ms() / 1000;
             // Passive reply: to the sender, from our account.

@@ -27,6 +27,8 @@ pub enum LoginError {
     Qr(String),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database: {0}")]
+    Write(#[from] super::writer::WriteError),
 }
 
 impl LoginError {
@@ -79,7 +81,7 @@ impl LoginError {
                 "not_confirmed",
                 "还没有在微信中完成扫码确认。".into(),
             ),
-            Self::Qr(_) | Self::Database(_) => (
+            Self::Qr(_) | Self::Database(_) | Self::Write(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
                 "服务器出了点问题，请稍后重试。".into(),

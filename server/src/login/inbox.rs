@@ -2,15 +2,16 @@
 //! browser in (or, in confirm mode, asks for a 确认), a 确认 confirms, a
 //! plain follow is welcomed, an unfollow is recorded.
 //!
-//! Each push is handled in one transaction that first claims its dedup key,
-//! so WeChat's retries change nothing twice and get the same answer.
+//! Each push is handled in a write transaction (shared with the pushes that
+//! arrived with it, see `writer`) that first claims its dedup key, so
+//! WeChat's retries change nothing twice and get the same answer.
 
 use app::modules::wechat_login::protocol::LoginStatus;
-use sqlx::SqliteConnection;
+use rusqlite::Connection;
 use wechat::{Message, MessageKind};
 
-use super::{names, replies, secrets, store};
-use crate::{clock, state::AppState};
+use super::{names, replies, secrets, store, writes};
+use crate::clock;
 
 /// The passive reply: a text, or nothing (WeChat's "success").
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,10 +20,20 @@ pub enum Reply {
     Nothing,
 }
 
-/// A reply and, when an attempt changed, the news for its browser.
-struct Outcome {
-    reply: Reply,
-    changed: Option<(String, LoginStatus)>,
+/// What the handling of a push depends on besides the database.
+#[derive(Clone, Debug)]
+pub struct Rules {
+    /// The site's name, for the replies.
+    pub site: String,
+    /// `LOGIN_CONFIRM_MODE`: a scan waits for a 确认.
+    pub confirm_mode: bool,
+}
+
+/// A reply and, when an attempt changed, the news for its browser (to be
+/// published once the change is committed).
+pub struct Outcome {
+    pub reply: Reply,
+    pub changed: Option<(String, LoginStatus)>,
 }
 
 impl Outcome {
@@ -41,40 +52,35 @@ impl Outcome {
     }
 }
 
-pub async fn handle(state: &AppState, message: &Message) -> sqlx::Result<Reply> {
-    let now = clock::now_ms();
-    let key = message.dedup_key();
-    // IMMEDIATE takes the write lock up front: two pushes at once queue
-    // instead of failing to upgrade a read lock.
-    let mut tx = state.db.begin_with("BEGIN IMMEDIATE").await?;
-    if !store::claim_event(&mut tx, &key, now).await? {
-        let reply = store::handled_reply(&mut tx, &key).await?;
-        tx.rollback().await?;
-        tracing::debug!("a WeChat retry of a push already handled");
-        return Ok(reply.map_or(Reply::Nothing, Reply::Text));
-    }
-
-    let outcome = decide(state, &mut tx, message, now).await?;
-    if let Reply::Text(text) = &outcome.reply {
-        store::save_reply(&mut tx, &key, text).await?;
-    }
-    tx.commit().await?;
-
-    if let Some((attempt, status)) = outcome.changed {
-        tracing::info!(attempt = %short(&attempt), status = status.as_str(), "login scanned");
-        state.hub.publish(&attempt, status);
-    }
-    Ok(outcome.reply)
-}
-
-async fn decide(
-    state: &AppState,
-    db: &mut SqliteConnection,
+/// Handles one push inside the caller's write transaction (see
+/// [`super::writer`]): claims its dedup key first, so a retry of a push
+/// already handled changes nothing and gets the same reply.
+pub fn apply(
+    rules: &Rules,
+    db: &Connection,
     message: &Message,
     now: i64,
-) -> sqlx::Result<Outcome> {
+) -> writes::Result<Outcome> {
+    let key = message.dedup_key();
+    if !writes::claim_event(db, &key, now)? {
+        let reply = writes::handled_reply(db, &key)?;
+        tracing::debug!("a WeChat retry of a push already handled");
+        return Ok(Outcome {
+            reply: reply.map_or(Reply::Nothing, Reply::Text),
+            changed: None,
+        });
+    }
+
+    let outcome = decide(rules, db, message, now)?;
+    if let Reply::Text(text) = &outcome.reply {
+        writes::save_reply(db, &key, text)?;
+    }
+    Ok(outcome)
+}
+
+fn decide(rules: &Rules, db: &Connection, message: &Message, now: i64) -> writes::Result<Outcome> {
     let openid = message.from_user.as_str();
-    let site = state.theme.layout.site.name.as_str();
+    let site = rules.site.as_str();
     match &message.kind {
         MessageKind::Subscribe {
             scene: Some(scene), ..
@@ -82,18 +88,18 @@ async fn decide(
         | MessageKind::Scan { scene, .. }
             if secrets::is_attempt_id(scene) =>
         {
-            scan(state, db, openid, scene, now).await
+            scan(rules, db, openid, scene, now)
         }
         MessageKind::Subscribe { .. } => {
-            store::upsert_follower(db, openid, &names::generate(), now).await?;
+            writes::upsert_follower(db, openid, &names::generate(), now)?;
             Ok(Outcome::say(replies::welcome(site)))
         }
         MessageKind::Unsubscribe => {
-            store::mark_unfollowed(db, openid, now).await?;
+            writes::mark_unfollowed(db, openid, now)?;
             Ok(Outcome::nothing())
         }
         MessageKind::Text { content, .. } if content.trim() == replies::CONFIRM_WORD => {
-            confirm(state, db, openid, now).await
+            confirm(rules, db, openid, now)
         }
         // Scans of codes that are not login codes, other texts, menu clicks…:
         // not the login's business.
@@ -101,16 +107,16 @@ async fn decide(
     }
 }
 
-async fn scan(
-    state: &AppState,
-    db: &mut SqliteConnection,
+fn scan(
+    rules: &Rules,
+    db: &Connection,
     openid: &str,
     attempt_id: &str,
     now: i64,
-) -> sqlx::Result<Outcome> {
-    let site = state.theme.layout.site.name.as_str();
-    let user = store::upsert_follower(db, openid, &names::generate(), now).await?;
-    let Some(attempt) = store::find_attempt(&mut *db, attempt_id).await? else {
+) -> writes::Result<Outcome> {
+    let site = rules.site.as_str();
+    let user = writes::upsert_follower(db, openid, &names::generate(), now)?;
+    let Some(attempt) = writes::find_attempt(db, attempt_id)? else {
         return Ok(Outcome::say(replies::unknown_code()));
     };
     let same_person = attempt.openid.as_deref() == Some(openid);
@@ -118,12 +124,12 @@ async fn scan(
     Ok(match attempt.status_at(now) {
         LoginStatus::Expired => Outcome::say(replies::expired()),
         LoginStatus::Pending => {
-            let status = if state.config.login.confirm_mode {
+            let status = if rules.confirm_mode {
                 LoginStatus::AwaitingConfirmation
             } else {
                 LoginStatus::Confirmed
             };
-            store::mark_scanned(db, &attempt.id, &user, openid, status, now).await?;
+            writes::mark_scanned(db, &attempt.id, &user, openid, status, now)?;
             let reply = if status == LoginStatus::Confirmed {
                 replies::logged_in(site, &user)
             } else {
@@ -144,23 +150,18 @@ async fn scan(
     })
 }
 
-async fn confirm(
-    state: &AppState,
-    db: &mut SqliteConnection,
-    openid: &str,
-    now: i64,
-) -> sqlx::Result<Outcome> {
-    let Some(attempt) = store::find_awaiting_confirmation(db, openid, now).await? else {
+fn confirm(rules: &Rules, db: &Connection, openid: &str, now: i64) -> writes::Result<Outcome> {
+    let Some(attempt) = writes::find_awaiting_confirmation(db, openid, now)? else {
         return Ok(Outcome::say(replies::nothing_to_confirm()));
     };
-    if !store::mark_confirmed(db, &attempt.id, now).await? {
+    if !writes::mark_confirmed(db, &attempt.id, now)? {
         return Ok(Outcome::say(replies::nothing_to_confirm()));
     }
     let user = match attempt.user_id {
-        Some(id) => store::find_user(&mut *db, id).await?,
+        Some(id) => writes::find_user(db, id)?,
         None => None,
     };
-    let site = state.theme.layout.site.name.as_str();
+    let site = rules.site.as_str();
     let reply = match user {
         Some(user) => replies::logged_in(site, &user),
         None => replies::already_logged_in(),

@@ -8,7 +8,7 @@ pub mod cleanup;
 mod client;
 mod error;
 pub mod hub;
-mod inbox;
+pub mod inbox;
 mod names;
 mod qr;
 pub mod rate_limit;
@@ -16,6 +16,8 @@ mod replies;
 mod secrets;
 mod session;
 pub mod store;
+pub mod writer;
+mod writes;
 
 use axum::Router;
 

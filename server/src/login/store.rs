@@ -1,10 +1,11 @@
-//! Every SQL statement of the login: attempts, users, sessions and the
-//! record of handled WeChat pushes.
+//! The login's SQL run from request handlers (sqlx): reading attempts and
+//! sessions, logging out, cleaning up. The frequent writes — pushes, new
+//! attempts, completions — are in `writes`, run by the writer thread.
 
 use std::time::Duration;
 
 use app::{auth::User, modules::wechat_login::protocol::LoginStatus};
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::{FromRow, SqlitePool};
 
 /// How long a browser has to complete a login WeChat confirmed, measured
 /// from the confirmation (a server restart or a flaky network in between
@@ -54,33 +55,9 @@ impl Attempt {
     }
 }
 
-const ATTEMPT_COLUMNS: &str =
+/// The columns of [`Attempt`], in its order.
+pub const ATTEMPT_COLUMNS: &str =
     "id, binding_hash, status, openid, user_id, client_ip, user_agent, created_at, expires_at, confirmed_at";
-
-pub struct NewAttempt<'a> {
-    pub id: &'a str,
-    pub binding_hash: &'a [u8],
-    pub client_ip: &'a str,
-    pub user_agent: &'a str,
-    pub created_at: i64,
-    pub expires_at: i64,
-}
-
-pub async fn insert_attempt(db: &SqlitePool, attempt: &NewAttempt<'_>) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO login_attempts (id, binding_hash, client_ip, user_agent, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(attempt.id)
-    .bind(attempt.binding_hash)
-    .bind(attempt.client_ip)
-    .bind(attempt.user_agent)
-    .bind(attempt.created_at)
-    .bind(attempt.expires_at)
-    .execute(db)
-    .await?;
-    Ok(())
-}
 
 pub async fn delete_attempt(db: &SqlitePool, id: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM login_attempts WHERE id = ?")
@@ -102,76 +79,6 @@ pub async fn find_attempt(
     .await
 }
 
-/// The newest attempt `openid` scanned that still waits for its 确认.
-pub async fn find_awaiting_confirmation(
-    db: &mut SqliteConnection,
-    openid: &str,
-    now: i64,
-) -> sqlx::Result<Option<Attempt>> {
-    sqlx::query_as(&format!(
-        "SELECT {ATTEMPT_COLUMNS} FROM login_attempts
-         WHERE openid = ? AND status = 'awaiting_confirmation' AND expires_at > ?
-         ORDER BY created_at DESC LIMIT 1"
-    ))
-    .bind(openid)
-    .bind(now)
-    .fetch_optional(db)
-    .await
-}
-
-/// Records a scan: `confirmed` at once, or `awaiting_confirmation` in
-/// confirm mode. Only a pending attempt changes.
-pub async fn mark_scanned(
-    db: &mut SqliteConnection,
-    id: &str,
-    user: &User,
-    openid: &str,
-    status: LoginStatus,
-    now: i64,
-) -> sqlx::Result<bool> {
-    let confirmed_at = (status == LoginStatus::Confirmed).then_some(now);
-    let done = sqlx::query(
-        "UPDATE login_attempts
-         SET status = ?, openid = ?, user_id = ?, scanned_at = ?, confirmed_at = ?
-         WHERE id = ? AND status = 'pending'",
-    )
-    .bind(status.as_str())
-    .bind(openid)
-    .bind(user.id)
-    .bind(now)
-    .bind(confirmed_at)
-    .bind(id)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// The WeChat user replied 确认.
-pub async fn mark_confirmed(db: &mut SqliteConnection, id: &str, now: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE login_attempts SET status = 'confirmed', confirmed_at = ?
-         WHERE id = ? AND status = 'awaiting_confirmation'",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Redeems a confirmed attempt. True only for the one caller that did it.
-pub async fn mark_consumed(db: &mut SqliteConnection, id: &str, now: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE login_attempts SET status = 'consumed', consumed_at = ?
-         WHERE id = ? AND status = 'confirmed'",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 #[derive(FromRow)]
 struct UserRow {
     id: i64,
@@ -185,67 +92,6 @@ impl From<UserRow> for User {
             display_name: row.display_name,
         }
     }
-}
-
-/// The user of `openid`, created (with `new_name`) on first sight; marked as
-/// following, since they just scanned or followed.
-pub async fn upsert_follower(
-    db: &mut SqliteConnection,
-    openid: &str,
-    new_name: &str,
-    now: i64,
-) -> sqlx::Result<User> {
-    let row: UserRow = sqlx::query_as(
-        "INSERT INTO users (openid, display_name, following, created_at) VALUES (?, ?, 1, ?)
-         ON CONFLICT (openid) DO UPDATE SET following = 1, unsubscribed_at = NULL
-         RETURNING id, display_name",
-    )
-    .bind(openid)
-    .bind(new_name)
-    .bind(now)
-    .fetch_one(db)
-    .await?;
-    Ok(row.into())
-}
-
-pub async fn mark_unfollowed(
-    db: &mut SqliteConnection,
-    openid: &str,
-    now: i64,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET following = 0, unsubscribed_at = ? WHERE openid = ?")
-        .bind(now)
-        .bind(openid)
-        .execute(db)
-        .await?;
-    Ok(())
-}
-
-pub async fn find_user(db: impl sqlx::SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<User>> {
-    let row: Option<UserRow> = sqlx::query_as("SELECT id, display_name FROM users WHERE id = ?")
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
-    Ok(row.map(User::from))
-}
-
-pub async fn create_session(
-    db: &mut SqliteConnection,
-    token_hash: &[u8],
-    user_id: i64,
-    now: i64,
-    expires_at: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-    )
-    .bind(token_hash)
-    .bind(user_id)
-    .bind(now)
-    .bind(expires_at)
-    .execute(db)
-    .await?;
-    Ok(())
 }
 
 /// The user of a live (unexpired, not revoked) session.
@@ -269,37 +115,6 @@ pub async fn revoke_session(db: &SqlitePool, token_hash: &[u8], now: i64) -> sql
     sqlx::query("UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL")
         .bind(now)
         .bind(token_hash)
-        .execute(db)
-        .await?;
-    Ok(())
-}
-
-/// Claims a WeChat push for handling. False when it was handled before (a
-/// retry): its stored reply, if any, is then in `handled_reply`.
-pub async fn claim_event(db: &mut SqliteConnection, key: &str, now: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "INSERT INTO wechat_events (dedup_key, received_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-    )
-    .bind(key)
-    .bind(now)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub async fn handled_reply(db: &mut SqliteConnection, key: &str) -> sqlx::Result<Option<String>> {
-    let reply: Option<(Option<String>,)> =
-        sqlx::query_as("SELECT reply FROM wechat_events WHERE dedup_key = ?")
-            .bind(key)
-            .fetch_optional(db)
-            .await?;
-    Ok(reply.and_then(|(reply,)| reply))
-}
-
-pub async fn save_reply(db: &mut SqliteConnection, key: &str, reply: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE wechat_events SET reply = ? WHERE dedup_key = ?")
-        .bind(reply)
-        .bind(key)
         .execute(db)
         .await?;
     Ok(())

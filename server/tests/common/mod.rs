@@ -45,6 +45,11 @@ pub fn new_browser() -> reqwest::Client {
 }
 
 pub async fn spawn(settings: &[(&str, &str)]) -> TestApp {
+    spawn_with_site_root(settings, "target/site").await
+}
+
+/// Like [`spawn`], serving the static files under `site_root`.
+pub async fn spawn_with_site_root(settings: &[(&str, &str)], site_root: &str) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut vars: HashMap<String, String> = HashMap::from([
         (
@@ -64,6 +69,7 @@ pub async fn spawn(settings: &[(&str, &str)]) -> TestApp {
     let mut config =
         Config::from_lookup(|name| vars.get(name).cloned()).expect("test settings are valid");
     config.leptos.site_addr = "127.0.0.1:0".parse().unwrap();
+    config.leptos.site_root = site_root.into();
     let app = Application::build(config).await.expect("the server starts");
     let base = format!("http://{}", app.address());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

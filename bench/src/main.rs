@@ -1,0 +1,791 @@
+//! `loadtest`: starts the release server with a fresh database and measures
+//! the login path and the pages. See bench/README.md.
+//!
+//! ```sh
+//! cargo run --release -p loadtest -- --server target/release/server [--quick]
+//! ```
+
+mod callbacks;
+mod http;
+mod login;
+mod pages;
+mod server;
+mod stats;
+
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::{Duration, Instant},
+};
+
+use login::{Browser, Signer, Target};
+use server::{Server, ServerSpec};
+use stats::{count, ms, Latencies};
+
+const USAGE: &str = "\
+loadtest: measure the login path and the pages of the release server.
+
+usage: cargo run --release -p loadtest -- --server <release server binary> [options]
+
+  --server PATH         the server binary to start (required)
+  --site-root PATH      static files (default: <repo>/target/site)
+  --theme-dir PATH      page data (default: <repo>/theme)
+  --quick               small sizes, for a smoke test (< 1 minute)
+  --rate N              scans per second in the latency runs (default 500)
+  --sse LIST            waiting SSE browsers per run (default 1,1000,10000)
+  --poll LIST           waiting polling browsers per run (default 1,1000)
+  --poll-interval MS    the pollers' interval (default 1000)
+  --callbacks N         scans in each throughput run (default 10000)
+  --callback-conns N    connections of the throughput runs (default 64)
+  --start-conns N       connections starting logins (default 32)
+  --page-conns N        keep-alive connections for pages (default 64)
+  --seconds N           measuring time per page (default 10)
+  --only LIST           phases to run: sse,poll,callbacks,aes,pages (default all)
+  --strict              also exit non-zero when a target is missed
+  --env NAME=VALUE      one more setting for the servers (repeatable; for experiments)
+";
+
+struct Options {
+    server: PathBuf,
+    site_root: PathBuf,
+    theme_dir: PathBuf,
+    rate: f64,
+    sse: Vec<usize>,
+    poll: Vec<usize>,
+    poll_interval: Duration,
+    callbacks: usize,
+    callback_conns: usize,
+    start_conns: usize,
+    page_conns: usize,
+    seconds: f64,
+    phases: Vec<String>,
+    strict: bool,
+    env: Vec<(String, String)>,
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn parse_options() -> Result<Options, String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let mut o = Options {
+        server: PathBuf::new(),
+        site_root: repo_root().join("target/site"),
+        theme_dir: repo_root().join("theme"),
+        rate: 500.0,
+        sse: if quick {
+            vec![1, 200]
+        } else {
+            vec![1, 1000, 10_000]
+        },
+        poll: if quick { vec![1, 200] } else { vec![1, 1000] },
+        poll_interval: Duration::from_secs(1),
+        callbacks: if quick { 500 } else { 10_000 },
+        callback_conns: 64,
+        start_conns: 32,
+        page_conns: 64,
+        seconds: if quick { 2.0 } else { 10.0 },
+        phases: ["sse", "poll", "callbacks", "aes", "pages"]
+            .map(String::from)
+            .to_vec(),
+        strict: false,
+        env: Vec::new(),
+    };
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        let number = |name: &str, v: String| -> Result<f64, String> {
+            v.parse::<f64>()
+                .ok()
+                .filter(|n| *n > 0.0)
+                .ok_or(format!("{name}: not a positive number: {v}"))
+        };
+        let list = |name: &str, v: String| -> Result<Vec<usize>, String> {
+            v.split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| {
+                    s.trim()
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or(format!("{name}: not a list of positive numbers: {v}"))
+                })
+                .collect()
+        };
+        match arg.as_str() {
+            "--server" => o.server = value("--server")?.into(),
+            "--site-root" => o.site_root = value("--site-root")?.into(),
+            "--theme-dir" => o.theme_dir = value("--theme-dir")?.into(),
+            "--quick" => {}
+            "--strict" => o.strict = true,
+            "--rate" => o.rate = number("--rate", value("--rate")?)?,
+            "--sse" => o.sse = list("--sse", value("--sse")?)?,
+            "--poll" => o.poll = list("--poll", value("--poll")?)?,
+            "--poll-interval" => {
+                o.poll_interval = Duration::from_secs_f64(
+                    number("--poll-interval", value("--poll-interval")?)? / 1000.0,
+                )
+            }
+            "--callbacks" => o.callbacks = number("--callbacks", value("--callbacks")?)? as usize,
+            "--callback-conns" => {
+                o.callback_conns = number("--callback-conns", value("--callback-conns")?)? as usize
+            }
+            "--start-conns" => {
+                o.start_conns = number("--start-conns", value("--start-conns")?)? as usize
+            }
+            "--page-conns" => {
+                o.page_conns = number("--page-conns", value("--page-conns")?)? as usize
+            }
+            "--seconds" => o.seconds = number("--seconds", value("--seconds")?)?,
+            "--only" => {
+                o.phases = value("--only")?
+                    .split(',')
+                    .map(|s| s.trim().to_owned())
+                    .collect();
+                for phase in &o.phases {
+                    if !["sse", "poll", "callbacks", "aes", "pages"].contains(&phase.as_str()) {
+                        return Err(format!("--only: unknown phase {phase:?}"));
+                    }
+                }
+            }
+            "--env" => {
+                let pair = value("--env")?;
+                let (name, value) = pair
+                    .split_once('=')
+                    .ok_or(format!("--env: expected NAME=VALUE, got {pair:?}"))?;
+                o.env.push((name.to_owned(), value.to_owned()));
+            }
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    if o.server.as_os_str().is_empty() {
+        return Err("--server is required".into());
+    }
+    let absolute = |p: &Path| std::fs::canonicalize(p).map_err(|e| format!("{}: {e}", p.display()));
+    o.server = absolute(&o.server)?;
+    o.theme_dir = absolute(&o.theme_dir)?;
+    o.site_root = absolute(&o.site_root)?;
+    Ok(o)
+}
+
+/// One line of the result table.
+struct Row {
+    what: String,
+    setting: String,
+    result: String,
+    p50: String,
+    p99: String,
+    max: String,
+    target: String,
+    /// `Some(true)` met, `Some(false)` missed, `None` no target.
+    met: Option<bool>,
+}
+
+impl Row {
+    fn new(what: impl Into<String>, setting: impl Into<String>) -> Self {
+        Row {
+            what: what.into(),
+            setting: setting.into(),
+            result: String::new(),
+            p50: String::new(),
+            p99: String::new(),
+            max: String::new(),
+            target: String::new(),
+            met: None,
+        }
+    }
+
+    fn times(mut self, l: &mut Latencies) -> Self {
+        self.p50 = ms(l.percentile(50.0));
+        self.p99 = ms(l.percentile(99.0));
+        self.max = ms(l.max());
+        self
+    }
+}
+
+/// Everything measured, and everything that went wrong.
+#[derive(Default)]
+struct Report {
+    rows: Vec<Row>,
+    /// Lost or duplicated logins, broken answers: the run fails.
+    problems: Vec<String>,
+    notes: Vec<String>,
+    starts: Latencies,
+    start_time: Duration,
+    /// Scans answered "logged in", per server: all must survive a crash.
+    logins: usize,
+}
+
+impl Report {
+    fn print(&self) {
+        println!();
+        println!("| measurement | setting | result | p50 | p99 | max | target | |");
+        println!("|---|---|---|---|---|---|---|---|");
+        for r in &self.rows {
+            let verdict = match r.met {
+                Some(true) => "met",
+                Some(false) => "MISSED",
+                None => "",
+            };
+            println!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.what, r.setting, r.result, r.p50, r.p99, r.max, r.target, verdict
+            );
+        }
+        if !self.notes.is_empty() {
+            println!();
+            for note in &self.notes {
+                println!("- {note}");
+            }
+        }
+    }
+}
+
+/// Starts `n` browsers; their start times count toward the start-to-QR row.
+async fn start(
+    target: &Target,
+    n: usize,
+    o: &Options,
+    report: &mut Report,
+) -> Result<Vec<Browser>, String> {
+    let began = Instant::now();
+    let browsers = login::start_browsers(target, n, o.start_conns, &mut report.starts).await?;
+    report.start_time += began.elapsed();
+    Ok(browsers)
+}
+
+fn say(text: impl AsRef<str>) {
+    eprintln!("loadtest: {}", text.as_ref());
+}
+
+async fn run(o: &Options) -> Result<Report, String> {
+    let mut report = Report::default();
+    let runs = |phase: &str| o.phases.iter().any(|p| p == phase);
+
+    let hash_file = o.server.parent().map(|d| d.join("hash.txt"));
+    if !hash_file.as_ref().is_some_and(|f| f.exists()) {
+        report.notes.push(format!(
+            "no hash.txt beside {}: pages link unfingerprinted /pkg/ names (copy cargo-leptos's target/release/hash.txt there)",
+            o.server.display()
+        ));
+    }
+
+    if runs("sse") || runs("poll") || runs("callbacks") || runs("pages") {
+        say("starting the server (plain pushes)");
+        let mut server = Server::start(&ServerSpec {
+            binary: &o.server,
+            site_root: &o.site_root,
+            theme_dir: &o.theme_dir,
+            aes: false,
+            env: &o.env,
+        })
+        .await?;
+        let target = Target {
+            addr: server.addr,
+            host: server.host.clone(),
+        };
+        say(format!(
+            "server pid {} on {}",
+            server.pid().unwrap_or(0),
+            server.addr
+        ));
+        // The first start fetches the access token; the rest use the cache.
+        login::start_browsers(&target, 1, 1, &mut Latencies::default()).await?;
+        let signer = Signer::plain();
+        let rss = || server.rss_kib();
+
+        let mut sse_p50 = std::collections::HashMap::new();
+        if runs("sse") {
+            let mut largest: Option<(usize, u64, u64)> = None;
+            for &n in &o.sse {
+                say(format!("scan-to-browser over SSE: {n} waiting"));
+                let browsers = start(&target, n, o, &mut report).await?;
+                let mut run = login::sse_run(
+                    &target,
+                    &rss,
+                    &signer,
+                    browsers,
+                    o.rate,
+                    o.callback_conns.max(128),
+                )
+                .await?;
+                report.logins += run.confirmed;
+                report.problems.append(&mut run.problems);
+                let limit = if n <= 1000 { 20.0 } else { 100.0 };
+                let p99 = run.latency.percentile(99.0);
+                sse_p50.insert(n, run.latency.percentile(50.0));
+                let mut row = Row::new(
+                    "scan → browser, SSE",
+                    format!("{} waiting, scans at {}/s", count(n as f64), count(o.rate)),
+                )
+                .times(&mut run.latency);
+                row.result = format!(
+                    "{} of {} confirmed",
+                    count(run.confirmed as f64),
+                    count(n as f64)
+                );
+                row.target = format!("p99 ≤ {limit} ms");
+                row.met = Some(p99.as_secs_f64() * 1000.0 <= limit);
+                report.rows.push(row);
+                let mut cb = run.callback_times;
+                report.notes.push(format!(
+                    "SSE run with {n} waiting: callback answered in p50 {} / p99 {} (from its scheduled send time)",
+                    ms(cb.percentile(50.0)),
+                    ms(cb.percentile(99.0))
+                ));
+                if let (Some(before), Some(after)) = (run.rss_before_kib, run.rss_waiting_kib) {
+                    if largest.is_none_or(|(m, _, _)| n > m) {
+                        largest = Some((n, before, after));
+                    }
+                }
+            }
+            if let Some((n, before, after)) = largest {
+                let per = (after as f64 - before as f64) / n as f64;
+                let mut row = Row::new(
+                    "server memory per waiting SSE browser",
+                    format!("{} idle streams", count(n as f64)),
+                );
+                row.result = format!(
+                    "{per:.1} KiB (RSS {} → {} MiB)",
+                    before / 1024,
+                    after / 1024
+                );
+                row.target = "≤ 30 KB".into();
+                // /proc counts KiB; the target is in kB.
+                row.met = Some(per * 1.024 <= 30.0);
+                report.rows.push(row);
+            }
+        }
+
+        if runs("poll") {
+            for &n in &o.poll {
+                say(format!("scan-to-browser by polling: {n} waiting"));
+                let browsers = start(&target, n, o, &mut report).await?;
+                let mut run = login::poll_run(
+                    &target,
+                    &signer,
+                    browsers,
+                    o.rate,
+                    o.poll_interval,
+                    o.callback_conns.max(128),
+                )
+                .await?;
+                report.logins += run.confirmed;
+                report.problems.append(&mut run.problems);
+                let p50 = run.latency.percentile(50.0);
+                let mut row = Row::new(
+                    format!("scan → browser, polling every {}", ms(run.interval)),
+                    format!("{} waiting, scans at {}/s", count(n as f64), count(o.rate)),
+                )
+                .times(&mut run.latency);
+                row.result = format!(
+                    "{} of {} confirmed",
+                    count(run.confirmed as f64),
+                    count(n as f64)
+                );
+                if let Some(sse) = sse_p50.get(&n).filter(|d| !d.is_zero()) {
+                    row.target = format!("p50 {:.0}× SSE's", p50.as_secs_f64() / sse.as_secs_f64());
+                }
+                report.rows.push(row);
+            }
+        }
+
+        if runs("callbacks") {
+            say(format!("callback throughput: {} plain scans", o.callbacks));
+            let browsers = start(&target, o.callbacks, o, &mut report).await?;
+            let run = callbacks::throughput_run(
+                &target,
+                &server.db_path,
+                &signer,
+                &browsers,
+                o.callback_conns,
+                200,
+                &|| server.cpu(),
+            )
+            .await?;
+            report.logins += run.sent;
+            add_throughput_row(&mut report, "plain", run, o.callback_conns);
+        }
+
+        if report.starts.len() > 0 {
+            let mut starts = std::mem::take(&mut report.starts);
+            let mut row = Row::new(
+                "start → QR (POST /api/login/start)",
+                format!("{} connections, token cached", o.start_conns),
+            )
+            .times(&mut starts);
+            row.result = format!(
+                "{}/s ({} starts)",
+                count(starts.len() as f64 / report.start_time.as_secs_f64()),
+                count(starts.len() as f64)
+            );
+            report.rows.push(row);
+        }
+
+        if runs("pages") {
+            pages_phase(&target, &|| server.cpu(), o, &mut report).await?;
+        }
+
+        check_after_crash(&mut server, &mut report, "plain").await?;
+    }
+
+    if runs("aes") {
+        say("starting a second server (AES safe mode)");
+        let mut server = Server::start(&ServerSpec {
+            binary: &o.server,
+            site_root: &o.site_root,
+            theme_dir: &o.theme_dir,
+            aes: true,
+            env: &o.env,
+        })
+        .await?;
+        let target = Target {
+            addr: server.addr,
+            host: server.host.clone(),
+        };
+        login::start_browsers(&target, 1, 1, &mut Latencies::default()).await?;
+        say(format!("callback throughput: {} AES scans", o.callbacks));
+        let browsers = login::start_browsers(
+            &target,
+            o.callbacks,
+            o.start_conns,
+            &mut Latencies::default(),
+        )
+        .await?;
+        let run = callbacks::throughput_run(
+            &target,
+            &server.db_path,
+            &Signer::aes(),
+            &browsers,
+            o.callback_conns,
+            200,
+            &|| server.cpu(),
+        )
+        .await?;
+        // A server of its own: its logins are counted afresh.
+        report.logins = run.sent;
+        add_throughput_row(&mut report, "AES safe mode", run, o.callback_conns);
+        check_after_crash(&mut server, &mut report, "AES").await?;
+    }
+
+    let lost_or_dup = report
+        .problems
+        .iter()
+        .filter(|p| p.starts_with("LOST") || p.starts_with("DUPLICATED"))
+        .count();
+    let mut row = Row::new("lost or duplicated logins", "every run above");
+    row.result = if report.problems.is_empty() {
+        "0".into()
+    } else {
+        format!(
+            "{} problems ({lost_or_dup} lost/duplicated)",
+            report.problems.len()
+        )
+    };
+    row.target = "0".into();
+    row.met = Some(report.problems.is_empty());
+    report.rows.push(row);
+    Ok(report)
+}
+
+fn add_throughput_row(
+    report: &mut Report,
+    mode: &str,
+    mut run: callbacks::ThroughputRun,
+    conns: usize,
+) {
+    report.problems.append(&mut run.problems);
+    let mut row = Row::new(
+        format!("verified scan callbacks, {mode}"),
+        format!("{} scans, {conns} connections", count(run.sent as f64)),
+    )
+    .times(&mut run.times);
+    row.result = format!("{}/s, all stored", count(run.per_second));
+    row.target = "≥ 3 000/s".into();
+    row.met = Some(run.per_second >= 3000.0);
+    report.rows.push(row);
+    report.notes.push(format!(
+        "{mode}: {} retried pushes answered the same and changed nothing",
+        run.retries
+    ));
+    if let Some(cpu) = run.cpu_per_callback {
+        report.notes.push(format!(
+            "{mode}: the server spent {:.0} µs of CPU per callback",
+            cpu.as_secs_f64() * 1e6
+        ));
+    }
+}
+
+async fn pages_phase(
+    target: &Target,
+    cpu: &dyn Fn() -> Option<Duration>,
+    o: &Options,
+    report: &mut Report,
+) -> Result<(), String> {
+    let home = pages::fetch(target, "/").await?;
+    if home.head.status != 200 {
+        return Err(format!("GET / answered {}", home.head.status));
+    }
+    let assets = pages::linked_assets(&home.text());
+    let css = assets.iter().find(|a| a.ends_with(".css")).cloned();
+    let warmup = Duration::from_secs_f64((o.seconds / 5.0).clamp(0.5, 2.0));
+    let duration = Duration::from_secs_f64(o.seconds);
+
+    // The home page and a static file, in turns of a second: compared fairly
+    // even while other jobs come and go on the machine.
+    let rounds = o.seconds.round().max(1.0) as usize;
+    let css = match css {
+        Some(css) => css,
+        None => {
+            report
+                .problems
+                .push("the home page links no stylesheet under /pkg/".into());
+            return Ok(());
+        }
+    };
+    say(format!(
+        "pages: GET / and GET {css}, in turns, {rounds} s each"
+    ));
+    let slice = |path, accept| pages::Load {
+        path,
+        accept,
+        cookie: None,
+        conns: o.page_conns,
+        warmup,
+        duration: Duration::from_secs(1),
+    };
+    let mut runs = pages::interleaved(
+        target,
+        &[slice("/", "text/html"), slice(&css, "text/css")],
+        rounds,
+        cpu,
+    )
+    .await?;
+    let (mut page, mut file) = match (runs.pop(), runs.pop()) {
+        (Some(file), Some(page)) => (page, file),
+        _ => return Err("the page runs went missing".into()),
+    };
+    let page_rate = page.per_second;
+    push_page_row(
+        report,
+        "SSR home page GET /, anonymous",
+        &mut page,
+        o.page_conns,
+        "≥ 20 000/s",
+        Some(page_rate >= 20_000.0),
+    );
+    let file_rate = file.per_second;
+    push_page_row(
+        report,
+        &format!("static file GET {css}"),
+        &mut file,
+        o.page_conns,
+        "≥ the home page",
+        Some(file_rate >= page_rate),
+    );
+
+    // Any cookie makes the server render the page for the request.
+    say(format!(
+        "pages: GET / rendered each time, for {} s",
+        o.seconds
+    ));
+    let mut rendered = pages::page_run(
+        target,
+        &pages::Load {
+            path: "/",
+            accept: "text/html",
+            cookie: Some("theme=plain"),
+            conns: o.page_conns,
+            warmup,
+            duration,
+        },
+        cpu,
+    )
+    .await?;
+    push_page_row(
+        report,
+        "SSR home page GET /, rendered for each request",
+        &mut rendered,
+        o.page_conns,
+        "",
+        None,
+    );
+
+    let session = login::log_in(target, &Signer::plain()).await?;
+    say(format!("pages: GET / logged in, for {} s", o.seconds));
+    let mut logged_in = pages::page_run(
+        target,
+        &pages::Load {
+            path: "/",
+            accept: "text/html",
+            cookie: Some(&session),
+            conns: o.page_conns,
+            warmup,
+            duration,
+        },
+        cpu,
+    )
+    .await?;
+    push_page_row(
+        report,
+        "SSR home page GET /, logged in",
+        &mut logged_in,
+        o.page_conns,
+        "",
+        None,
+    );
+    report.logins += 1;
+
+    Ok(())
+}
+
+fn push_page_row(
+    report: &mut Report,
+    what: &str,
+    run: &mut pages::PageRun,
+    conns: usize,
+    target: &str,
+    met: Option<bool>,
+) {
+    let mut row = Row::new(what, format!("{conns} keep-alive connections")).times(&mut run.latency);
+    row.result = format!(
+        "{}/s ({} B each)",
+        count(run.per_second),
+        count(run.body_bytes as f64 / run.requests.max(1) as f64)
+    );
+    row.target = target.into();
+    row.met = met;
+    report.rows.push(row);
+    if let Some(cpu) = run.cpu_per_request {
+        report.notes.push(format!(
+            "{what}: the server spent {:.0} µs of CPU per request",
+            cpu.as_secs_f64() * 1e6
+        ));
+    }
+    if run.errors > 0 {
+        report.problems.push(format!(
+            "GET {}: {} of {} requests failed (first: {})",
+            run.path,
+            run.errors,
+            run.requests,
+            run.first_error.clone().unwrap_or_default()
+        ));
+    }
+}
+
+/// Kills the server as a crash would and checks that every login it answered
+/// "logged in" is in the database file.
+async fn check_after_crash(
+    server: &mut Server,
+    report: &mut Report,
+    name: &str,
+) -> Result<(), String> {
+    if server.log_lines() > 0 {
+        report.notes.push(format!(
+            "the {name} server logged warnings; last lines:\n{}",
+            server.log_tail()
+        ));
+    }
+    server.crash();
+    let db = callbacks::open_db(&server.db_path).await?;
+    // A completed login (the pages' logged-in visitor) is `consumed`.
+    let stored = callbacks::count(
+        &db,
+        "SELECT COUNT(*) FROM login_attempts WHERE status IN ('confirmed', 'consumed')",
+    )
+    .await? as usize;
+    db.close().await;
+    if stored != report.logins {
+        report.problems.push(format!(
+            "LOST: after a crash the {name} server's database holds {stored} confirmed logins; it answered {} scans with \"logged in\"",
+            report.logins
+        ));
+    } else {
+        report.notes.push(format!(
+            "{name} server killed (SIGKILL) after the runs: all {stored} logins it confirmed are in its database"
+        ));
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let options = match parse_options() {
+        Ok(o) => o,
+        Err(e) if e.is_empty() => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("loadtest: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let files = server::raise_open_files();
+    let needed = options
+        .sse
+        .iter()
+        .chain(&options.poll)
+        .max()
+        .copied()
+        .unwrap_or(0) as u64
+        + 1024;
+    if files < needed {
+        eprintln!(
+            "loadtest: the open-file limit is {files} even at its hard maximum; {needed} are needed (raise `ulimit -Hn`)"
+        );
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("loadtest: cannot start tokio: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    say(format!(
+        "{} cores, open-file limit {files}, server {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        options.server.display()
+    ));
+    let began = Instant::now();
+    let report = match runtime.block_on(run(&options)) {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("\nloadtest: FAILED: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    report.print();
+    println!("\n(run took {:.0} s)", began.elapsed().as_secs_f64());
+    if !report.problems.is_empty() {
+        eprintln!("\nloadtest: FAILED: the login path lost, duplicated or mangled logins:");
+        for p in &report.problems {
+            eprintln!("  - {p}");
+        }
+        return ExitCode::FAILURE;
+    }
+    let missed: Vec<&Row> = report
+        .rows
+        .iter()
+        .filter(|r| r.met == Some(false))
+        .collect();
+    if !missed.is_empty() {
+        eprintln!("\nloadtest: targets missed:");
+        for r in &missed {
+            eprintln!("  - {} ({}): {}", r.what, r.setting, r.target);
+        }
+        if options.strict {
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,211 @@
+//! The SQL of the login's frequent writes: pushes (users, attempts, the
+//! record of handled pushes), new attempts and completions. Run by the
+//! writer thread (see `writer`) on its own connection, inside its batch
+//! transaction. Synchronous (rusqlite), so a statement is a function call
+//! rather than a round trip to a connection thread; the reads of the
+//! request handlers stay in `store`.
+
+use std::{path::Path, time::Duration};
+
+use app::{auth::User, modules::wechat_login::protocol::LoginStatus};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
+
+use super::store::{Attempt, ATTEMPT_COLUMNS};
+
+pub type Result<T> = rusqlite::Result<T>;
+
+/// Opens the writer's connection to the (migrated) database at `path`, with
+/// the settings of the pool (`db::connect`): WAL, a synced commit, foreign
+/// keys, a busy timeout.
+pub fn open(path: &Path, busy_timeout: Duration) -> Result<Connection> {
+    let db = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    db.busy_timeout(busy_timeout)?;
+    let mode: String = db.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "journal_mode is {mode}, not WAL"
+        )));
+    }
+    // FULL syncs each commit: a login WeChat delivered survives a crash.
+    db.pragma_update(None, "synchronous", "FULL")?;
+    db.pragma_update(None, "foreign_keys", "ON")?;
+    db.set_prepared_statement_cache_capacity(32);
+    Ok(db)
+}
+
+fn attempt(row: &Row) -> Result<Attempt> {
+    Ok(Attempt {
+        id: row.get(0)?,
+        binding_hash: row.get(1)?,
+        status: row.get(2)?,
+        openid: row.get(3)?,
+        user_id: row.get(4)?,
+        client_ip: row.get(5)?,
+        user_agent: row.get(6)?,
+        created_at: row.get(7)?,
+        expires_at: row.get(8)?,
+        confirmed_at: row.get(9)?,
+    })
+}
+
+fn user(row: &Row) -> Result<User> {
+    Ok(User {
+        id: row.get(0)?,
+        display_name: row.get(1)?,
+    })
+}
+
+pub fn insert_attempt(
+    db: &Connection,
+    id: &str,
+    binding_hash: &[u8],
+    client_ip: &str,
+    user_agent: &str,
+    created_at: i64,
+    expires_at: i64,
+) -> Result<()> {
+    db.prepare_cached(
+        "INSERT INTO login_attempts (id, binding_hash, client_ip, user_agent, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![id, binding_hash, client_ip, user_agent, created_at, expires_at])?;
+    Ok(())
+}
+
+pub fn find_attempt(db: &Connection, id: &str) -> Result<Option<Attempt>> {
+    db.prepare_cached(&format!(
+        "SELECT {ATTEMPT_COLUMNS} FROM login_attempts WHERE id = ?"
+    ))?
+    .query_row([id], attempt)
+    .optional()
+}
+
+/// The newest attempt `openid` scanned that still waits for its 确认.
+pub fn find_awaiting_confirmation(
+    db: &Connection,
+    openid: &str,
+    now: i64,
+) -> Result<Option<Attempt>> {
+    db.prepare_cached(&format!(
+        "SELECT {ATTEMPT_COLUMNS} FROM login_attempts
+         WHERE openid = ? AND status = 'awaiting_confirmation' AND expires_at > ?
+         ORDER BY created_at DESC LIMIT 1"
+    ))?
+    .query_row(params![openid, now], attempt)
+    .optional()
+}
+
+/// Records a scan: `confirmed` at once, or `awaiting_confirmation` in
+/// confirm mode. Only a pending attempt changes.
+pub fn mark_scanned(
+    db: &Connection,
+    id: &str,
+    user: &User,
+    openid: &str,
+    status: LoginStatus,
+    now: i64,
+) -> Result<bool> {
+    let confirmed_at = (status == LoginStatus::Confirmed).then_some(now);
+    let changed = db
+        .prepare_cached(
+            "UPDATE login_attempts
+             SET status = ?, openid = ?, user_id = ?, scanned_at = ?, confirmed_at = ?
+             WHERE id = ? AND status = 'pending'",
+        )?
+        .execute(params![
+            status.as_str(),
+            openid,
+            user.id,
+            now,
+            confirmed_at,
+            id
+        ])?;
+    Ok(changed == 1)
+}
+
+/// The WeChat user replied 确认.
+pub fn mark_confirmed(db: &Connection, id: &str, now: i64) -> Result<bool> {
+    let changed = db
+        .prepare_cached(
+            "UPDATE login_attempts SET status = 'confirmed', confirmed_at = ?
+             WHERE id = ? AND status = 'awaiting_confirmation'",
+        )?
+        .execute(params![now, id])?;
+    Ok(changed == 1)
+}
+
+/// Redeems a confirmed attempt. True only for the one caller that did it.
+pub fn mark_consumed(db: &Connection, id: &str, now: i64) -> Result<bool> {
+    let changed = db
+        .prepare_cached(
+            "UPDATE login_attempts SET status = 'consumed', consumed_at = ?
+             WHERE id = ? AND status = 'confirmed'",
+        )?
+        .execute(params![now, id])?;
+    Ok(changed == 1)
+}
+
+/// The user of `openid`, created (with `new_name`) on first sight; marked as
+/// following, since they just scanned or followed.
+pub fn upsert_follower(db: &Connection, openid: &str, new_name: &str, now: i64) -> Result<User> {
+    db.prepare_cached(
+        "INSERT INTO users (openid, display_name, following, created_at) VALUES (?, ?, 1, ?)
+         ON CONFLICT (openid) DO UPDATE SET following = 1, unsubscribed_at = NULL
+         RETURNING id, display_name",
+    )?
+    .query_row(params![openid, new_name, now], user)
+}
+
+pub fn mark_unfollowed(db: &Connection, openid: &str, now: i64) -> Result<()> {
+    db.prepare_cached("UPDATE users SET following = 0, unsubscribed_at = ? WHERE openid = ?")?
+        .execute(params![now, openid])?;
+    Ok(())
+}
+
+pub fn find_user(db: &Connection, id: i64) -> Result<Option<User>> {
+    db.prepare_cached("SELECT id, display_name FROM users WHERE id = ?")?
+        .query_row([id], user)
+        .optional()
+}
+
+pub fn create_session(
+    db: &Connection,
+    token_hash: &[u8],
+    user_id: i64,
+    now: i64,
+    expires_at: i64,
+) -> Result<()> {
+    db.prepare_cached(
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+    )?
+    .execute(params![token_hash, user_id, now, expires_at])?;
+    Ok(())
+}
+
+/// Claims a WeChat push for handling. False when it was handled before (a
+/// retry): its stored reply, if any, is then in `handled_reply`.
+pub fn claim_event(db: &Connection, key: &str, now: i64) -> Result<bool> {
+    let changed = db
+        .prepare_cached(
+            "INSERT INTO wechat_events (dedup_key, received_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![key, now])?;
+    Ok(changed == 1)
+}
+
+pub fn handled_reply(db: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(db
+        .prepare_cached("SELECT reply FROM wechat_events WHERE dedup_key = ?")?
+        .query_row([key], |row| row.get::<_, Option<String>>(0))
+        .optional()?
+        .flatten())
+}
+
+pub fn save_reply(db: &Connection, key: &str, reply: &str) -> Result<()> {
+    db.prepare_cached("UPDATE wechat_events SET reply = ? WHERE dedup_key = ?")?
+        .execute(params![reply, key])?;
+    Ok(())
+}
