@@ -278,18 +278,7 @@ async fn run(o: &Options) -> Result<Report, String> {
 
     if runs("sse") || runs("poll") || runs("callbacks") || runs("pages") {
         say("starting the server (plain pushes)");
-        let mut server = Server::start(&ServerSpec {
-            binary: &o.server,
-            site_root: &o.site_root,
-            theme_dir: &o.theme_dir,
-            aes: false,
-            env: &o.env,
-        })
-        .await?;
-        let target = Target {
-            addr: server.addr,
-            host: server.host.clone(),
-        };
+        let (mut server, target) = start_server(o, false).await?;
         say(format!(
             "server pid {} on {}",
             server.pid().unwrap_or(0),
@@ -437,18 +426,7 @@ async fn run(o: &Options) -> Result<Report, String> {
 
     if runs("aes") {
         say("starting a second server (AES safe mode)");
-        let mut server = Server::start(&ServerSpec {
-            binary: &o.server,
-            site_root: &o.site_root,
-            theme_dir: &o.theme_dir,
-            aes: true,
-            env: &o.env,
-        })
-        .await?;
-        let target = Target {
-            addr: server.addr,
-            host: server.host.clone(),
-        };
+        let (mut server, target) = start_server(o, true).await?;
         login::start_browsers(&target, 1, 1, &mut Latencies::default()).await?;
         say(format!("callback throughput: {} AES scans", o.callbacks));
         let browsers = login::start_browsers(
@@ -788,4 +766,22 @@ fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Starts the server under test (AES safe mode when `aes`) and the address
+/// the load goes to.
+async fn start_server(o: &Options, aes: bool) -> Result<(Server, Target), String> {
+    let server = Server::start(&ServerSpec {
+        binary: &o.server,
+        site_root: &o.site_root,
+        theme_dir: &o.theme_dir,
+        aes,
+        env: &o.env,
+    })
+    .await?;
+    let target = Target {
+        addr: server.addr,
+        host: server.host.clone(),
+    };
+    Ok((server, target))
 }
