@@ -32,7 +32,7 @@ impl Default for SiteSettings {
 }
 
 /// One placed module instance: a page section or a block inside a section.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Section {
     /// Unique within its file; given in the file or derived from the type.
     pub id: String,
@@ -43,7 +43,7 @@ pub struct Section {
 }
 
 /// A page composed from sections (`theme/pages/<slug>.json`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Page {
     /// `index` is served at `/`, any other slug at `/<slug>`.
     pub slug: String,
@@ -53,8 +53,7 @@ pub struct Page {
 }
 
 /// What every page shares: site settings and the header and footer groups.
-/// Computed by the server and handed to the browser once, with the HTML.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Layout {
     pub site: SiteSettings,
     pub header: Vec<Section>,

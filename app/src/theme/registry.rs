@@ -2,7 +2,6 @@
 //! Adding a module = one variant, one spec, one arm in each `match` below.
 
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::modules::{
     faq::{Faq, FaqSettings},
@@ -95,7 +94,7 @@ pub const MODULES: &[ModuleSpec] = &[
 ];
 
 /// A placed module with its typed settings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Module {
     Header(HeaderSettings),
     Footer(FooterSettings),
