@@ -353,6 +353,28 @@ pub async fn deliver_flat_out(
 }
 
 /// Checks every delivery: 200, and a reply that logs the user in.
+/// WeChat scans each browser's code, the i-th push sent at `schedule[i]`.
+async fn scan_each(
+    target: &Target,
+    signer: &Signer,
+    browsers: &[Browser],
+    schedule: &Arc<Vec<Instant>>,
+    callback_conns: usize,
+) -> Result<Vec<Delivery>, String> {
+    let requests: Vec<Vec<u8>> = browsers
+        .iter()
+        .enumerate()
+        .map(|(i, b)| signer.scan_request(&target.host, b, i as u64))
+        .collect();
+    deliver_on_schedule(
+        target.addr,
+        Arc::new(requests),
+        schedule.clone(),
+        callback_conns,
+    )
+    .await
+}
+
 pub fn check_deliveries(signer: &Signer, deliveries: &[Delivery], problems: &mut Vec<String>) {
     let mut bad = 0;
     for d in deliveries {
@@ -463,23 +485,12 @@ pub async fn sse_run(
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_waiting_kib = rss();
 
-    let requests: Vec<Vec<u8>> = browsers
-        .iter()
-        .enumerate()
-        .map(|(i, b)| signer.scan_request(&target.host, b, i as u64))
-        .collect();
     let start = Instant::now() + Duration::from_millis(50);
     let schedule: Vec<Instant> = (0..n)
         .map(|i| start + Duration::from_secs_f64(i as f64 / rate))
         .collect();
     let schedule = Arc::new(schedule);
-    let deliveries = deliver_on_schedule(
-        target.addr,
-        Arc::new(requests),
-        schedule.clone(),
-        callback_conns,
-    )
-    .await?;
+    let deliveries = scan_each(target, signer, &browsers, &schedule, callback_conns).await?;
 
     let mut outcomes: Vec<Option<StreamOutcome>> = (0..n).map(|_| None).collect();
     while let Some(joined) = streams.join_next().await {
@@ -673,19 +684,8 @@ pub async fn poll_run(
         });
     }
 
-    let requests: Vec<Vec<u8>> = browsers
-        .iter()
-        .enumerate()
-        .map(|(i, b)| signer.scan_request(&target.host, b, i as u64))
-        .collect();
     let schedule = Arc::new(schedule);
-    let deliveries = deliver_on_schedule(
-        target.addr,
-        Arc::new(requests),
-        schedule.clone(),
-        callback_conns,
-    )
-    .await?;
+    let deliveries = scan_each(target, signer, &browsers, &schedule, callback_conns).await?;
 
     let mut problems = Vec::new();
     check_deliveries(signer, &deliveries, &mut problems);
