@@ -16,10 +16,8 @@ const TOKEN_MARGIN: Duration = Duration::from_secs(300);
 
 pub struct WechatLink {
     tokens: TokenCache<DbTokenStore, Client>,
+    /// Checks (and in safe mode decrypts) pushes; holds the EncodingAESKey.
     pub verifier: CallbackVerifier,
-    /// Set when an EncodingAESKey is configured (safe/compatible mode).
-    pub crypto: Option<MessageCrypto>,
-    pub appid: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,9 +57,7 @@ impl WechatLink {
                 DbTokenStore::new(db, config.appid.clone()),
                 TOKEN_MARGIN,
             ),
-            verifier: CallbackVerifier::new(config.token.clone(), crypto.clone()),
-            crypto,
-            appid: config.appid.clone(),
+            verifier: CallbackVerifier::new(config.token.clone(), crypto),
         })
     }
 
