@@ -19,6 +19,10 @@ use crate::api::{ApiError, Client};
 /// Refresh this long before WeChat's expiry.
 pub const DEFAULT_MARGIN: Duration = Duration::from_secs(300);
 
+/// At most one forced refresh (`force_refresh=true`) per this interval per
+/// process. WeChat allows them 30 s apart and about 20 a day.
+pub const FORCED_REFRESH_EVERY: Duration = Duration::from_secs(60);
+
 type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 struct Cached {
@@ -43,6 +47,8 @@ pub struct TokenCache<S: TokenStore, F: TokenFetcher = Client> {
     /// The last token WeChat refused: never taken back from the store, even
     /// if clearing it there failed.
     refused: Mutex<Option<SecretString>>,
+    /// When the last forced refresh was asked for (unix seconds).
+    last_forced: Mutex<Option<i64>>,
     gate: tokio::sync::Mutex<Gate>,
     /// Completed fetch attempts, to tell a failure that happened while a
     /// caller was queued from an older one.
@@ -58,6 +64,7 @@ impl<S: TokenStore, F: TokenFetcher> TokenCache<S, F> {
             margin_secs: i64::try_from(margin.as_secs()).unwrap_or(i64::MAX),
             memory: Mutex::new(None),
             refused: Mutex::new(None),
+            last_forced: Mutex::new(None),
             gate: tokio::sync::Mutex::new(Gate::default()),
             rounds: AtomicU64::new(0),
             clock: Arc::new(unix_now),
@@ -103,8 +110,8 @@ impl<S: TokenStore, F: TokenFetcher> TokenCache<S, F> {
     }
 
     /// Runs `f` with a token; if WeChat says the token is invalid or
-    /// expired, invalidates it and retries once with a fresh one. The
-    /// second failure, if any, is returned.
+    /// expired, invalidates it and retries once with a fresh one (see
+    /// [`Self::replace_refused`]). The second failure, if any, is returned.
     pub async fn call<T, Op, Fut>(&self, f: Op) -> Result<T, TokenError>
     where
         Op: Fn(SecretString) -> Fut,
@@ -114,12 +121,41 @@ impl<S: TokenStore, F: TokenFetcher> TokenCache<S, F> {
         match f(token.clone()).await {
             Err(error) if error.is_invalid_token() => {
                 tracing::info!(code = ?error.code(), "WeChat refused the access token; refreshing once");
-                self.invalidate(&token).await;
-                let fresh = self.obtain(true).await?;
+                let fresh = self.replace_refused(&token, error).await?;
                 Ok(f(fresh).await?)
             }
             other => Ok(other?),
         }
+    }
+
+    /// A token to use instead of `refused`. First an ordinary fetch
+    /// (`force_refresh=false`): when another holder renewed the token, that
+    /// hands out the current one at no cost. Only when WeChat hands back the
+    /// very token it refused is a forced refresh asked for, and at most one
+    /// per [`FORCED_REFRESH_EVERY`]: WeChat rations them (some 20 a day, 30 s
+    /// apart) and each one invalidates the token every other holder uses.
+    /// When the ration is spent, `refusal` is returned.
+    async fn replace_refused(
+        &self,
+        refused: &SecretString,
+        refusal: ApiError,
+    ) -> Result<SecretString, TokenError> {
+        self.invalidate(refused).await;
+        let fresh = self.obtain(false).await?;
+        if fresh.expose_secret() != refused.expose_secret() {
+            return Ok(fresh);
+        }
+        let now = (self.clock)();
+        {
+            let mut last = lock(&self.last_forced);
+            if last.is_some_and(|at| now - at < FORCED_REFRESH_EVERY.as_secs() as i64) {
+                tracing::warn!(code = ?refusal.code(), "WeChat refused its own current access token; a forced refresh was made less than a minute ago, so none now");
+                return Err(refusal.into());
+            }
+            *last = Some(now);
+        }
+        self.invalidate(&fresh).await;
+        self.obtain(true).await
     }
 
     async fn obtain(&self, force_refresh: bool) -> Result<SecretString, TokenError> {

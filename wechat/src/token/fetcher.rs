@@ -5,7 +5,9 @@ use crate::api::{AccessToken, ApiError, Client, TokenEndpoint};
 /// Something that obtains a fresh access token from WeChat. A trait so that
 /// tests can count fetches.
 pub trait TokenFetcher: Send + Sync + 'static {
-    /// `force_refresh` is set when the previous token was refused by WeChat.
+    /// `force_refresh` asks for a new token even though WeChat's current one
+    /// is unexpired: rationed by WeChat, used only when WeChat refused the
+    /// token it handed out as current (see `TokenCache::call`).
     fn fetch(
         &self,
         force_refresh: bool,

@@ -192,9 +192,101 @@ async fn invalid_token_is_invalidated_and_retried_once() {
     assert_eq!(result, Ok("qr"));
     assert_eq!(*lock(&seen), ["token-1", "token-2"]);
     assert_eq!(cache.fetcher().calls(), 2);
-    assert_eq!(cache.fetcher().forced.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        cache.fetcher().forced.load(Ordering::SeqCst),
+        0,
+        "an ordinary fetch handed out a new token: no forced refresh"
+    );
     let saved = cache.store().load().await.unwrap().unwrap();
     assert_eq!(saved.token.expose_secret(), "token-2");
+}
+
+/// Like `stable_token`: an ordinary fetch hands out WeChat's current token
+/// (the same one until it is replaced); a forced one replaces it.
+#[derive(Default)]
+struct StableFetcher {
+    current: Mutex<u32>,
+    ordinary: AtomicUsize,
+    forced: AtomicUsize,
+}
+
+impl TokenFetcher for StableFetcher {
+    async fn fetch(&self, force_refresh: bool) -> Result<AccessToken, ApiError> {
+        let mut current = lock(&self.current);
+        if force_refresh || *current == 0 {
+            *current += 1;
+        }
+        if force_refresh {
+            self.forced.fetch_add(1, Ordering::SeqCst);
+        } else {
+            self.ordinary.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(AccessToken {
+            token: SecretString::from(format!("stable-{current}")),
+            expires_in: 7200,
+        })
+    }
+}
+
+/// A call that WeChat refuses the first time; records the tokens it got.
+fn refuse_first(
+    seen: &Mutex<Vec<String>>,
+) -> impl Fn(SecretString) -> std::future::Ready<Result<&'static str, ApiError>> + '_ {
+    move |token| {
+        let first = lock(seen).is_empty();
+        lock(seen).push(token.expose_secret().to_owned());
+        std::future::ready(if first {
+            Err(invalid_token())
+        } else {
+            Ok("qr")
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_refused_token_is_refetched_without_force_first_and_forced_refreshes_are_rationed() {
+    let now = Arc::new(AtomicI64::new(NOW));
+    let clock = Arc::clone(&now);
+    let cache = TokenCache::new(
+        StableFetcher::default(),
+        MemoryTokenStore::new(),
+        DEFAULT_MARGIN,
+    )
+    .with_clock(move || clock.load(Ordering::SeqCst));
+    // Another holder renewed the token meanwhile: the ordinary fetch gets
+    // the new one, nothing is forced.
+    let seen = Mutex::new(Vec::new());
+    cache.get().await.unwrap();
+    *lock(&cache.fetcher().current) = 2;
+    let result = cache.call(refuse_first(&seen)).await;
+    assert_eq!(result, Ok("qr"));
+    assert_eq!(*lock(&seen), ["stable-1", "stable-2"]);
+    assert_eq!(cache.fetcher().forced.load(Ordering::SeqCst), 0);
+
+    // WeChat refuses the very token it hands out as current: one forced
+    // refresh.
+    let seen = Mutex::new(Vec::new());
+    let result = cache.call(refuse_first(&seen)).await;
+    assert_eq!(result, Ok("qr"));
+    assert_eq!(*lock(&seen), ["stable-2", "stable-3"]);
+    assert_eq!(cache.fetcher().forced.load(Ordering::SeqCst), 1);
+
+    // Again within the minute: no second forced refresh, the refusal stands.
+    let seen = Mutex::new(Vec::new());
+    let result = cache.call(refuse_first(&seen)).await;
+    assert_eq!(result, Err(TokenError::Api(invalid_token())));
+    assert_eq!(*lock(&seen), ["stable-3"]);
+    assert_eq!(cache.fetcher().forced.load(Ordering::SeqCst), 1);
+
+    // A minute later a forced refresh is allowed again.
+    now.store(
+        NOW + FORCED_REFRESH_EVERY.as_secs() as i64,
+        Ordering::SeqCst,
+    );
+    let seen = Mutex::new(Vec::new());
+    let result = cache.call(refuse_first(&seen)).await;
+    assert_eq!(result, Ok("qr"));
+    assert_eq!(cache.fetcher().forced.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]
