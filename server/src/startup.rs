@@ -25,7 +25,7 @@ use crate::{
         hub::{LoginHub, MemoryHub},
         inbox::Rules,
         rate_limit::RateLimiter,
-        writer::{WriteError, Writer},
+        writer::{self, WriteError, Writer},
     },
     page_cache::{self, PageCache},
     sandbox::{self, Sandbox, SandboxConfig},
@@ -66,6 +66,7 @@ pub struct Application {
     address: SocketAddr,
     router: Router,
     stop: watch::Sender<bool>,
+    writer: Arc<Writer>,
 }
 
 impl Application {
@@ -111,21 +112,21 @@ impl Application {
         });
 
         let (stop, shutdown) = Shutdown::new();
-        login::cleanup::spawn(db.clone(), shutdown.clone());
         let hub: Arc<dyn LoginHub> = Arc::new(MemoryHub::new());
         let db_file = db::file_of(&db).ok_or(StartupError::InMemoryDatabase)?;
-        let writer = Writer::spawn(
+        let writer = Arc::new(Writer::spawn(
             &db_file,
-            db::BUSY_TIMEOUT,
+            writer::BUSY_TIMEOUT,
             hub.clone(),
             Rules {
                 site: theme.layout.site.name.clone(),
                 confirm_mode: config.login.confirm_mode,
             },
-        )?;
+        )?);
+        login::cleanup::spawn(writer.clone(), shutdown.clone());
         let state = AppState::new(Shared {
             hub,
-            writer: Arc::new(writer),
+            writer: writer.clone(),
             start_limiter: Arc::new(RateLimiter::new(config.login.start_per_minute)),
             wechat: Arc::new(wechat),
             leptos: config.leptos.clone(),
@@ -140,12 +141,18 @@ impl Application {
             address,
             router,
             stop,
+            writer,
         })
     }
 
     /// Where the server listens (the real port when configured with port 0).
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// The login writer (tests stop it to see `/healthz` fail).
+    pub fn writer(&self) -> Arc<Writer> {
+        self.writer.clone()
     }
 
     /// Runs until Ctrl-C or SIGTERM.
@@ -176,7 +183,10 @@ impl Application {
             tracing::info!("stopping: finishing open requests");
             let _ = stop.send(true);
         })
-        .await
+        .await?;
+        // Whatever is still queued is written before the process ends.
+        self.writer.stop().await;
+        Ok(())
     }
 }
 

@@ -2,7 +2,9 @@
 
 mod common;
 
-use common::{new_browser, scan_xml, spawn, text, Wire, AES_KEY, TOKEN};
+use std::time::Duration;
+
+use common::{new_browser, now_unix, scan_xml, spawn, text, Wire, AES_KEY, TOKEN};
 use futures_util::StreamExt;
 
 const ALICE: &str = "oAliceFakeOpenid0000000000001";
@@ -129,17 +131,18 @@ async fn forged_or_missing_signatures_change_nothing() {
 #[tokio::test]
 async fn the_callback_url_check_echoes_only_for_our_token() {
     let app = spawn(&[]).await;
-    let signature = wechat::signature::sign(&[TOKEN, "1700000000", "77"]);
+    let now = now_unix();
+    let signature = wechat::signature::sign(&[TOKEN, &now.to_string(), "77"]);
     let ok = reqwest::get(app.url(&format!(
-        "/wechat/callback?signature={signature}&timestamp=1700000000&nonce=77&echostr=hello123"
+        "/wechat/callback?signature={signature}&timestamp={now}&nonce=77&echostr=hello123"
     )))
     .await
     .unwrap();
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.text().await.unwrap(), "hello123");
-    let bad = reqwest::get(
-        app.url("/wechat/callback?signature=abc&timestamp=1700000000&nonce=77&echostr=hello123"),
-    )
+    let bad = reqwest::get(app.url(&format!(
+        "/wechat/callback?signature=abc&timestamp={now}&nonce=77&echostr=hello123"
+    )))
     .await
     .unwrap();
     assert_eq!(bad.status(), 403);
@@ -293,28 +296,65 @@ async fn a_plain_follow_is_welcomed_and_an_unfollow_recorded() {
 async fn safe_mode_pushes_are_decrypted_and_answered_encrypted() {
     let app = spawn(&[("WECHAT_ENCODING_AES_KEY", AES_KEY)]).await;
     let id = app.start().await;
-    let (status, reply) = app
-        .push(&scan_xml(ALICE, &id, false, 1_700_000_000), Wire::Safe)
-        .await;
+    let request = app.signed(
+        &scan_xml(ALICE, &id, false, now_unix()),
+        Wire::Safe,
+        &now_unix().to_string(),
+        &common::fresh_nonce(),
+    );
+    let (status, raw) = app.deliver_raw(&request).await;
     assert_eq!(status, 200);
-    assert!(reply.contains("登录成功"), "{reply}");
+    // What went over the wire is an encrypted envelope, nothing in clear.
+    let fields = wechat::message::parse_fields(raw.as_bytes()).unwrap();
+    let mut names: Vec<&str> = fields.iter().map(|(name, _)| name).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["Encrypt", "MsgSignature", "Nonce", "TimeStamp"],
+        "{raw}"
+    );
+    assert!(!raw.contains("登录成功") && !raw.contains(ALICE), "{raw}");
+    let reply = wechat::callback::open_reply(TOKEN, app.crypto().as_ref(), &raw).unwrap();
+    assert!(
+        common::reply_content(&reply).contains("登录成功"),
+        "{reply}"
+    );
     assert_eq!(app.status(&id).await, "confirmed");
 }
 
 #[tokio::test]
-async fn confirm_mode_needs_the_word_from_the_same_person() {
+async fn confirm_mode_needs_the_code_from_the_same_person() {
     let app = spawn(&[("LOGIN_CONFIRM_MODE", "1")]).await;
     let id = app.start().await;
+    assert!(
+        app.status_json(&id).await.get("confirm_code").is_none(),
+        "no code before the scan"
+    );
     let (_, prompt) = app.scan(ALICE, &id, false).await;
-    assert!(prompt.contains("回复“确认”"), "{prompt}");
+    assert!(
+        prompt.contains("回复“确认”和那个网页上显示的 4 位确认码"),
+        "{prompt}"
+    );
     assert!(
         prompt.contains("127.0.0.1"),
         "the prompt shows the browser's address: {prompt}"
     );
     assert!(prompt.contains("Chrome · Linux"), "{prompt}");
-    assert_eq!(app.status(&id).await, "awaiting_confirmation");
+    let status = app.status_json(&id).await;
+    assert_eq!(status["status"], "awaiting_confirmation");
+    let code = status["confirm_code"].as_str().unwrap().to_owned();
+    assert!(
+        code.len() == 4 && code.bytes().all(|b| b.is_ascii_digit()),
+        "{code}"
+    );
+    assert!(
+        !prompt.contains(&code),
+        "the code is read on the page, not in WeChat"
+    );
 
-    let (_, reply) = app.push(&text(BOB, "确认", "1"), Wire::Plain).await;
+    let (_, reply) = app
+        .push(&text(BOB, &format!("确认 {code}"), "1"), Wire::Plain)
+        .await;
     assert!(reply.contains("没有需要确认"), "{reply}");
     assert_eq!(app.status(&id).await, "awaiting_confirmation");
 
@@ -322,8 +362,19 @@ async fn confirm_mode_needs_the_word_from_the_same_person() {
     assert_eq!(reply, "success");
 
     let (_, reply) = app.push(&text(ALICE, "确认", "3"), Wire::Plain).await;
+    assert!(
+        reply.contains("确认码"),
+        "a bare 确认 asks for the code: {reply}"
+    );
+    assert_eq!(app.status(&id).await, "awaiting_confirmation");
+
+    let (_, reply) = app
+        .push(&text(ALICE, &format!("确认 {code}"), "4"), Wire::Plain)
+        .await;
     assert!(reply.contains("登录成功"), "{reply}");
-    assert_eq!(app.status(&id).await, "confirmed");
+    let status = app.status_json(&id).await;
+    assert_eq!(status["status"], "confirmed");
+    assert!(status.get("confirm_code").is_none());
 }
 
 #[tokio::test]
@@ -349,10 +400,18 @@ async fn the_event_stream_sends_the_status_then_each_change() {
         ));
     }
     assert!(seen.contains(r#"data: {"status":"confirmed"}"#), "{seen}");
-    // Confirmed is terminal: the stream ends.
-    while let Some(chunk) = events.next().await {
-        chunk.unwrap();
-    }
+    // Confirmed is terminal: the stream ends (a stream that stays open fails
+    // the test instead of hanging it).
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(chunk) = events.next().await {
+            chunk.unwrap();
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the stream did not end after a terminal status"
+    );
 }
 
 #[tokio::test]

@@ -75,9 +75,13 @@ async fn callback(
     Query(query): Query<CallbackQuery>,
     body: String,
 ) -> (StatusCode, String) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     let inbound = capture
         .verifier
-        .open(&query, body.as_bytes())
+        .open(&query, body.as_bytes(), now)
         .map_err(|err| err.to_string());
     capture.seen.lock().unwrap().push(Captured {
         query: raw_query.unwrap_or_default(),

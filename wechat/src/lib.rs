@@ -15,7 +15,7 @@ pub mod token;
 
 pub use api::{AccessToken, ApiError, Client, ClientConfig, QrTicket};
 pub use callback::{
-    CallbackError, CallbackQuery, CallbackVerifier, Inbound, PushMode, PushRequest,
+    CallbackError, CallbackQuery, CallbackVerifier, Echo, Inbound, PushMode, PushRequest, Stamp,
 };
 pub use crypto::{CryptoError, MessageCrypto};
 pub use message::{Envelope, Message, MessageKind, ParseError};

@@ -137,9 +137,7 @@ async fn status(
     headers: HeaderMap,
 ) -> Result<Json<StatusUpdate>, LoginError> {
     let attempt = own_attempt(&state, &id, &headers).await?;
-    Ok(Json(StatusUpdate {
-        status: attempt.status_at(clock::now_ms()),
-    }))
+    Ok(Json(attempt.update_at(clock::now_ms())))
 }
 
 /// `GET /api/login/{id}/events`: the current status, then every change, until
@@ -212,14 +210,16 @@ impl Follow {
                 },
             };
             // Cleaned up meanwhile: it is long over.
-            let status = attempt
-                .as_ref()
-                .map_or(LoginStatus::Expired, |a| a.status_at(now));
+            let update = attempt.as_ref().map_or_else(
+                || StatusUpdate::of(LoginStatus::Expired),
+                |a| a.update_at(now),
+            );
+            let status = update.status;
             if self.last != Some(status) {
                 self.done = status.is_terminal();
                 let first = self.last.is_none();
                 self.last = Some(status);
-                let data = serde_json::to_string(&StatusUpdate { status }).ok()?;
+                let data = serde_json::to_string(&update).ok()?;
                 let event = Event::default().data(data);
                 return Some(if first {
                     event.retry(RECONNECT_AFTER)

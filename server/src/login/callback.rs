@@ -1,22 +1,56 @@
 //! `GET/POST /wechat/callback`: the URL an operator enters in the WeChat
 //! console. GET proves we hold the Token; POST delivers pushes, which are
 //! verified (and decrypted in safe mode) before anything is read.
+//!
+//! What a request must pass, in order:
+//! 1. the `signature` over Token, timestamp and nonce (the verifier);
+//! 2. a timestamp within 300 s of our clock (the verifier): an old signed
+//!    request, from an access log say, is refused;
+//! 3. with an EncodingAESKey, encryption: a plain body is refused, and the
+//!    encrypted part is verified by `msg_signature` and used alone (the
+//!    verifier);
+//! 4. its stamp `(timestamp, nonce)` not seen before with another body (the
+//!    writer, in the transaction of the push's effects): within the window a
+//!    signature is reusable, since in plain mode it never covers the body.
+//!    An identical request is a retry and gets the first answer.
+//!
+//! The GET URL check carries a signed triple too, in its URL. Its stamp is
+//! recorded like a push's, under a digest no body has, so replaying it as
+//! a POST is refused by step 4; beyond the window step 2 refuses it anyway.
+//!
+//! Refusals get a 4xx and change nothing; they are logged once per minute
+//! per cause. Every answer comes within [`DEADLINE`]: WeChat waits 5 s.
+
+use std::time::{Duration, Instant};
 
 use axum::{
     body::Bytes,
     extract::{DefaultBodyLimit, Query, State},
-    http::{header, StatusCode},
+    http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     routing::get,
     Router,
 };
+use sha2::{Digest, Sha256};
 use wechat::{message::text_reply, CallbackError, CallbackQuery};
 
-use super::{inbox, secrets};
+use super::{
+    inbox::{Push, Reply},
+    refusals::{self, RefusalLog},
+    secrets,
+    writer::Pushed,
+};
 use crate::{clock, state::AppState};
 
 /// WeChat's pushes are a few hundred bytes; anything near this is not WeChat.
 const MAX_BODY: usize = 64 * 1024;
+
+/// The latest a callback is answered, written or not ("try again" then,
+/// which WeChat does), well within WeChat's 5 s.
+pub const DEADLINE: Duration = Duration::from_millis(2500);
+
+/// Process-wide: the log it protects is process-wide too.
+static REFUSALS: RefusalLog = RefusalLog::new(refusals::INTERVAL);
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -25,14 +59,14 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn verify(State(state): State<AppState>, Query(query): Query<CallbackQuery>) -> Response {
-    match state.wechat.verifier.verify_echo(&query) {
-        Ok(echo) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/plain")],
-            echo.to_owned(),
-        )
-            .into_response(),
-        Err(err) => refuse(err),
+    let echo = match state.wechat.verifier.verify_echo(&query, now_unix()) {
+        Ok(echo) => echo,
+        Err(err) => return refuse_error(&err),
+    };
+    match tokio::time::timeout(DEADLINE, state.writer.url_check(echo.stamp)).await {
+        Ok(Ok(())) => text(StatusCode::OK, echo.echostr.to_owned()),
+        Ok(Err(err)) => unavailable(&err),
+        Err(_) => unavailable(&"not written within the deadline"),
     }
 }
 
@@ -41,16 +75,32 @@ async fn receive(
     Query(query): Query<CallbackQuery>,
     body: Bytes,
 ) -> Response {
-    let inbound = match state.wechat.verifier.open(&query, &body) {
+    let inbound = match state.wechat.verifier.open(&query, &body, now_unix()) {
         Ok(inbound) => inbound,
-        Err(err) => return refuse(err),
+        Err(err) => return refuse_error(&err),
     };
-    let message = &inbound.message;
-    match state.writer.push(message.clone()).await {
-        Ok(inbox::Reply::Text(text)) => {
-            let now = clock::now_ms() / 1000;
+    let (from_user, to_user) = (
+        inbound.message.from_user.clone(),
+        inbound.message.to_user.clone(),
+    );
+    let push = Push {
+        message: inbound.message,
+        stamp: inbound.stamp,
+        body_hash: Sha256::digest(&body).into(),
+    };
+    let pushed = match tokio::time::timeout(DEADLINE, state.writer.push(push)).await {
+        Ok(Ok(pushed)) => pushed,
+        // Nothing was stored (a job given up on is dropped unwritten):
+        // answering with an error makes WeChat retry (3 tries in all)
+        // instead of losing the scan.
+        Ok(Err(err)) => return unavailable(&err),
+        Err(_) => return unavailable(&"not written within the deadline"),
+    };
+    match pushed {
+        Pushed::Reply(Reply::Text(text)) => {
+            let now = now_unix();
             // Passive reply: to the sender, from our account.
-            let xml = text_reply(&message.from_user, &message.to_user, now, &text);
+            let xml = text_reply(&from_user, &to_user, now, &text);
             let nonce = secrets::new_attempt_id();
             let sealed = state.wechat.verifier.seal_reply(
                 inbound.encrypted,
@@ -60,41 +110,68 @@ async fn receive(
             );
             (
                 StatusCode::OK,
-                [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+                [
+                    (header::CONTENT_TYPE, "application/xml; charset=utf-8"),
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                ],
                 sealed,
             )
                 .into_response()
         }
-        Ok(inbox::Reply::Nothing) => success(),
-        Err(err) => {
-            // Nothing was stored: answering with an error makes WeChat retry
-            // (3 tries in all) instead of losing the scan.
-            tracing::error!(error = %err, "cannot handle a WeChat push; WeChat will retry");
-            StatusCode::SERVICE_UNAVAILABLE.into_response()
-        }
+        Pushed::Reply(Reply::Nothing) => text(StatusCode::OK, "success".into()),
+        Pushed::StampReused => refuse(
+            StatusCode::FORBIDDEN,
+            "stamp_reused",
+            &"timestamp and nonce already seen with another body",
+        ),
     }
 }
 
-/// WeChat's "received, nothing to say".
-fn success() -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain")],
-        "success",
-    )
-        .into_response()
+fn now_unix() -> i64 {
+    clock::now_ms().div_euclid(1000)
 }
 
-fn refuse(err: CallbackError) -> Response {
+/// A plain-text answer that browsers will not sniff into anything else:
+/// `echostr` is chosen by the caller.
+fn text(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// 403 for requests that are not authentic (forged, replayed, stale,
+/// downgraded), 400 for malformed ones.
+fn refuse_error(err: &CallbackError) -> Response {
     let status = match err {
-        CallbackError::BadSignature | CallbackError::BadMsgSignature => StatusCode::FORBIDDEN,
+        CallbackError::BadSignature
+        | CallbackError::BadMsgSignature
+        | CallbackError::Stale
+        | CallbackError::EncryptionRequired => StatusCode::FORBIDDEN,
         _ => StatusCode::BAD_REQUEST,
     };
-    tracing::warn!(error = %err, "refused a request to the WeChat callback");
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        err.to_string(),
-    )
-        .into_response()
+    refuse(status, err.cause(), err)
+}
+
+/// A 4xx naming only the cause; the log line (rationed) has the detail.
+fn refuse(status: StatusCode, cause: &'static str, detail: &dyn std::fmt::Display) -> Response {
+    if let Some(left_out) = REFUSALS.admit(cause, Instant::now()) {
+        tracing::warn!(cause, %detail, left_out, "refused a request to the WeChat callback (one line per cause per minute; left_out = refusals of this cause not logged since the last line)");
+    }
+    text(status, format!("refused: {cause}"))
+}
+
+/// 503: WeChat tries again.
+fn unavailable(detail: &dyn std::fmt::Display) -> Response {
+    if let Some(left_out) = REFUSALS.admit("not_written", Instant::now()) {
+        tracing::error!(error = %detail, left_out, "cannot handle a WeChat push now; WeChat will retry");
+    }
+    text(StatusCode::SERVICE_UNAVAILABLE, "busy, try again".into())
 }

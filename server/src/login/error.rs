@@ -1,5 +1,8 @@
 //! The one error type of the login routes: each becomes a status code and a
-//! JSON body with a stable code and a plain Chinese sentence.
+//! JSON body with a stable code and a plain Chinese sentence. Failures the
+//! visitor cannot fix (WeChat refused, the server broke) carry a short
+//! reference instead of details: the log line under the same reference has
+//! WeChat's errcode and message for the operator.
 
 use std::time::Duration;
 
@@ -45,10 +48,9 @@ impl LoginError {
             Self::Wechat(err) if err.code().is_some() => (
                 StatusCode::BAD_GATEWAY,
                 "wechat_refused",
-                // WeChat's wording is for operators; frame it for visitors.
                 format!(
-                    "暂时无法生成登录二维码：{}。请稍后重试，或告诉网站管理员。",
-                    err.user_message_zh()
+                    "暂时无法生成登录二维码：{}。请稍后重试；如果一直不行，请告诉网站管理员。",
+                    visitor_words(err)
                 ),
             ),
             Self::Wechat(err) => (
@@ -90,24 +92,52 @@ impl LoginError {
     }
 }
 
+/// What a visitor is told of WeChat's refusal: plain words, never the
+/// operator's side of it (which AppID, which IP is not whitelisted, the
+/// quota): those go to the log.
+fn visitor_words(err: &ApiError) -> &'static str {
+    match err.code() {
+        // Busy, or the day's quota spent: waiting helps, the visitor may know.
+        Some(-1 | 45009) => err.user_message_zh(),
+        _ => "微信暂时不接受本站的请求",
+    }
+}
+
+/// A short reference to find a failure's log line: 6 hex digits.
+fn new_reference() -> String {
+    let bytes: [u8; 3] = rand::random();
+    hex::encode_upper(bytes)
+}
+
 impl IntoResponse for LoginError {
     fn into_response(self) -> Response {
-        let (status, code, message) = self.parts();
-        if status.is_server_error() {
-            tracing::error!(error = %self, "login request failed");
+        let (status, code, mut message) = self.parts();
+        let reference = matches!(
+            self,
+            Self::Wechat(_) | Self::Qr(_) | Self::Database(_) | Self::Write(_)
+        )
+        .then(new_reference);
+        if let Some(reference) = &reference {
+            match &self {
+                Self::Wechat(err) => tracing::error!(
+                    reference,
+                    errcode = ?err.code(),
+                    meaning = err.user_message_zh(),
+                    error = %err,
+                    "a login request failed at WeChat"
+                ),
+                _ => tracing::error!(reference, error = %self, "a login request failed"),
+            }
+            message.push_str(&format!("（参考编号 {reference}）"));
         }
         let retry_after = match &self {
             Self::RateLimited { retry_after } => Some(retry_after.as_secs().max(1)),
             _ => None,
         };
-        let wechat_errcode = match &self {
-            Self::Wechat(err) => err.code(),
-            _ => None,
-        };
         let body = Json(ErrorBody {
             error: code.into(),
             message,
-            wechat_errcode,
+            reference,
             retry_after,
         });
         let mut response = (status, body).into_response();
@@ -117,5 +147,43 @@ impl IntoResponse for LoginError {
                 .insert(header::RETRY_AFTER, seconds.into());
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(error: LoginError) -> (StatusCode, ErrorBody) {
+        let response = error.into_response();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn visitors_get_plain_words_and_a_reference_not_wechats_details() {
+        let refused = ApiError::WeChat {
+            code: 40164,
+            message: "invalid ip 203.0.113.9, not in whitelist rid: 6543".into(),
+        };
+        let (status, body) = body_of(LoginError::Wechat(refused)).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert_eq!(body.error, "wechat_refused");
+        let reference = body.reference.expect("a reference");
+        assert_eq!(reference.len(), 6);
+        assert!(body.message.contains(&reference), "{}", body.message);
+        for detail in ["40164", "203.0.113.9", "whitelist", "白名单", "IP"] {
+            assert!(!body.message.contains(detail), "{}", body.message);
+        }
+    }
+
+    #[tokio::test]
+    async fn ordinary_refusals_need_no_reference() {
+        let (status, body) = body_of(LoginError::NotYours).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(body.reference.is_none());
     }
 }

@@ -1,17 +1,46 @@
 //! What a WeChat push means for logins: a scan of our QR code logs its
-//! browser in (or, in confirm mode, asks for a 确认), a 确认 confirms, a
-//! plain follow is welcomed, an unfollow is recorded.
+//! browser in (or, in confirm mode, asks for a 确认 with the code its
+//! browser shows), a 确认 with that code confirms, a plain follow is
+//! welcomed, an unfollow is recorded.
 //!
 //! Each push is handled in a write transaction (shared with the pushes that
-//! arrived with it, see `writer`) that first claims its dedup key, so
-//! WeChat's retries change nothing twice and get the same answer.
+//! arrived with it, see `writer`) that first records its signed stamp (a
+//! stamp seen before with another body is refused: a reused signature),
+//! then claims its dedup key, so WeChat's retries change nothing twice and
+//! get the same answer.
 
 use app::modules::wechat_login::protocol::LoginStatus;
 use rusqlite::Connection;
-use wechat::{Message, MessageKind};
+use wechat::{Message, MessageKind, Stamp};
 
-use super::{names, replies, secrets, store, writes};
+use super::{
+    names, replies, secrets, store,
+    writes::{self, StampSeen},
+};
 use crate::clock;
+
+/// A push that passed the verifier, and what identifies its request.
+#[derive(Clone, Debug)]
+pub struct Push {
+    pub message: Message,
+    /// The signed `(timestamp, nonce)` of its request.
+    pub stamp: Stamp,
+    /// SHA-256 of the request's raw body.
+    pub body_hash: [u8; 32],
+}
+
+/// How a push was taken.
+pub enum Taken {
+    /// Handled now, or a retry of one handled before (same reply).
+    Handled(Outcome),
+    /// Its signed stamp came before with another body: the signature is
+    /// reused. Refused; nothing changed.
+    StampReused,
+}
+
+/// At most this many attempts may wait for one WeChat user's 确认: each
+/// needs a code of its own.
+const MAX_WAITING: usize = 20;
 
 /// The passive reply: a text, or nothing (WeChat's "success").
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,29 +82,31 @@ impl Outcome {
 }
 
 /// Handles one push inside the caller's write transaction (see
-/// [`super::writer`]): claims its dedup key first, so a retry of a push
-/// already handled changes nothing and gets the same reply.
-pub fn apply(
-    rules: &Rules,
-    db: &Connection,
-    message: &Message,
-    now: i64,
-) -> writes::Result<Outcome> {
+/// [`super::writer`]): records its stamp first, then claims its dedup key,
+/// so a retry of a push already handled changes nothing and gets the same
+/// reply, and a reused signature with another body changes nothing at all.
+pub fn apply(rules: &Rules, db: &Connection, push: &Push, now: i64) -> writes::Result<Taken> {
+    let stamp = &push.stamp;
+    let seen = writes::remember_stamp(db, stamp.timestamp, &stamp.nonce, &push.body_hash, now)?;
+    if seen == StampSeen::OtherBody {
+        return Ok(Taken::StampReused);
+    }
+    let message = &push.message;
     let key = message.dedup_key();
     if !writes::claim_event(db, &key, now)? {
         let reply = writes::handled_reply(db, &key)?;
         tracing::debug!("a WeChat retry of a push already handled");
-        return Ok(Outcome {
+        return Ok(Taken::Handled(Outcome {
             reply: reply.map_or(Reply::Nothing, Reply::Text),
             changed: None,
-        });
+        }));
     }
 
     let outcome = decide(rules, db, message, now)?;
     if let Reply::Text(text) = &outcome.reply {
         writes::save_reply(db, &key, text)?;
     }
-    Ok(outcome)
+    Ok(Taken::Handled(outcome))
 }
 
 fn decide(rules: &Rules, db: &Connection, message: &Message, now: i64) -> writes::Result<Outcome> {
@@ -98,9 +129,10 @@ fn decide(rules: &Rules, db: &Connection, message: &Message, now: i64) -> writes
             writes::mark_unfollowed(db, openid, now)?;
             Ok(Outcome::nothing())
         }
-        MessageKind::Text { content, .. } if content.trim() == replies::CONFIRM_WORD => {
-            confirm(rules, db, openid, now)
-        }
+        MessageKind::Text { content, .. } => match replies::read_confirmation(content) {
+            Some(said) => confirm(rules, db, openid, said, now),
+            None => Ok(Outcome::nothing()),
+        },
         // Scans of codes that are not login codes, other texts, menu clicks…:
         // not the login's business.
         _ => Ok(Outcome::nothing()),
@@ -124,12 +156,20 @@ fn scan(
     Ok(match attempt.status_at(now) {
         LoginStatus::Expired => Outcome::say(replies::expired()),
         LoginStatus::Pending => {
-            let status = if rules.confirm_mode {
-                LoginStatus::AwaitingConfirmation
+            let (status, code) = if rules.confirm_mode {
+                let taken: Vec<String> = writes::awaiting_confirmation(db, openid, now)?
+                    .into_iter()
+                    .filter_map(|a| a.confirm_code)
+                    .collect();
+                if taken.len() >= MAX_WAITING {
+                    return Ok(Outcome::say(replies::too_many_waiting()));
+                }
+                let code = secrets::new_confirm_code(|code| taken.iter().any(|t| t == code));
+                (LoginStatus::AwaitingConfirmation, Some(code))
             } else {
-                LoginStatus::Confirmed
+                (LoginStatus::Confirmed, None)
             };
-            writes::mark_scanned(db, &attempt.id, &user, openid, status, now)?;
+            writes::mark_scanned(db, &attempt.id, &user, openid, status, code.as_deref(), now)?;
             let reply = if status == LoginStatus::Confirmed {
                 replies::logged_in(site, &user)
             } else {
@@ -150,9 +190,35 @@ fn scan(
     })
 }
 
-fn confirm(rules: &Rules, db: &Connection, openid: &str, now: i64) -> writes::Result<Outcome> {
-    let Some(attempt) = writes::find_awaiting_confirmation(db, openid, now)? else {
-        return Ok(Outcome::say(replies::nothing_to_confirm()));
+/// A 确认 (with or without a code) from `openid`. Only an attempt whose
+/// code matches is confirmed: with several waiting, a bare 确认 must not
+/// pick one (one of them may be a hijacker's QR code the user was tricked
+/// into scanning), so it is answered with a request for the code.
+fn confirm(
+    rules: &Rules,
+    db: &Connection,
+    openid: &str,
+    said: replies::Confirmation,
+    now: i64,
+) -> writes::Result<Outcome> {
+    let waiting = writes::awaiting_confirmation(db, openid, now)?;
+    let code = match said {
+        _ if waiting.is_empty() => {
+            // Digits alone may mean anything: only a 确认 gets an answer.
+            return Ok(if said.has_word() {
+                Outcome::say(replies::nothing_to_confirm())
+            } else {
+                Outcome::nothing()
+            });
+        }
+        replies::Confirmation::Bare => return Ok(Outcome::say(replies::code_needed())),
+        replies::Confirmation::Code { code, .. } => code,
+    };
+    let Some(attempt) = waiting
+        .into_iter()
+        .find(|a| a.confirm_code.as_deref() == Some(code.as_str()))
+    else {
+        return Ok(Outcome::say(replies::wrong_code()));
     };
     if !writes::mark_confirmed(db, &attempt.id, now)? {
         return Ok(Outcome::say(replies::nothing_to_confirm()));
@@ -180,7 +246,7 @@ fn confirm_prompt(site: &str, attempt: &store::Attempt, now: i64) -> String {
         site,
         &clock::beijing(attempt.created_at),
         &attempt.client_ip,
-        &attempt.user_agent,
+        &replies::describe_browser(&attempt.user_agent),
         minutes_left,
     )
 }

@@ -12,12 +12,13 @@ pub mod inbox;
 mod names;
 mod qr;
 pub mod rate_limit;
+mod refusals;
 mod replies;
 mod secrets;
 mod session;
 pub mod store;
 pub mod writer;
-mod writes;
+pub mod writes;
 
 use axum::Router;
 

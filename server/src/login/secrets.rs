@@ -2,7 +2,7 @@
 //! their SHA-256 is stored, so a copy of the database logs nobody in.
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use rand::RngCore;
+use rand::{Rng, RngCore};
 use sha2::{Digest, Sha256};
 
 /// A login attempt id (and QR scene): 128 random bits as 32 hex digits,
@@ -14,6 +14,20 @@ pub fn new_attempt_id() -> String {
 /// A browser binding secret or session token: 256 random bits.
 pub fn new_secret() -> String {
     URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+}
+
+/// A confirm mode code: 4 random digits, not one of `taken` (the codes
+/// of the attempts already waiting for the same WeChat user, at most a few:
+/// see `inbox`). It is no secret (the browser shows it, the WeChat user
+/// types it); it only says which attempt a 确认 is for.
+pub fn new_confirm_code(taken: impl Fn(&str) -> bool) -> String {
+    let mut rng = rand::rng();
+    loop {
+        let code = format!("{:04}", rng.random_range(0..10_000u32));
+        if !taken(&code) {
+            return code;
+        }
+    }
 }
 
 pub fn is_attempt_id(text: &str) -> bool {
@@ -51,6 +65,16 @@ mod tests {
         let (s, t) = (new_secret(), new_secret());
         assert!(is_secret(&s) && is_secret(&t));
         assert_ne!(s, t);
+    }
+
+    #[test]
+    fn confirm_codes_are_four_digits_and_avoid_the_taken_ones() {
+        for _ in 0..3 {
+            let code = new_confirm_code(|c| c != "0427");
+            assert_eq!(code, "0427", "the only free code");
+        }
+        let code = new_confirm_code(|_| false);
+        assert!(code.len() == 4 && code.bytes().all(|b| b.is_ascii_digit()));
     }
 
     #[test]

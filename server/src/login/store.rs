@@ -1,10 +1,13 @@
 //! The login's SQL run from request handlers (sqlx): reading attempts and
-//! sessions, logging out, cleaning up. The frequent writes — pushes, new
-//! attempts, completions — are in `writes`, run by the writer thread.
+//! sessions, logging out. The frequent writes — pushes, new attempts,
+//! completions — and the clean-up are in `writes`, run by the writer thread.
 
 use std::time::Duration;
 
-use app::{auth::User, modules::wechat_login::protocol::LoginStatus};
+use app::{
+    auth::User,
+    modules::wechat_login::protocol::{LoginStatus, StatusUpdate},
+};
 use sqlx::{FromRow, SqlitePool};
 
 /// How long a browser has to complete a login WeChat confirmed, measured
@@ -24,6 +27,8 @@ pub struct Attempt {
     pub created_at: i64,
     pub expires_at: i64,
     pub confirmed_at: Option<i64>,
+    /// Confirm mode: what the WeChat user must reply, set by the scan.
+    pub confirm_code: Option<String>,
 }
 
 impl Attempt {
@@ -46,6 +51,19 @@ impl Attempt {
         }
     }
 
+    /// What its browser is told at `now`: the status, and while the WeChat
+    /// user's 确认 is awaited, the code to reply.
+    pub fn update_at(&self, now: i64) -> StatusUpdate {
+        let status = self.status_at(now);
+        StatusUpdate {
+            status,
+            confirm_code: self
+                .confirm_code
+                .clone()
+                .filter(|_| status == LoginStatus::AwaitingConfirmation),
+        }
+    }
+
     /// When the status will change by itself (expiry), if it will.
     pub fn next_deadline(&self, now: i64) -> Option<i64> {
         match self.status_at(now) {
@@ -57,7 +75,7 @@ impl Attempt {
 
 /// The columns of [`Attempt`], in its order.
 pub const ATTEMPT_COLUMNS: &str =
-    "id, binding_hash, status, openid, user_id, client_ip, user_agent, created_at, expires_at, confirmed_at";
+    "id, binding_hash, status, openid, user_id, client_ip, user_agent, created_at, expires_at, confirmed_at, confirm_code";
 
 pub async fn delete_attempt(db: &SqlitePool, id: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM login_attempts WHERE id = ?")
@@ -120,44 +138,6 @@ pub async fn revoke_session(db: &SqlitePool, token_hash: &[u8], now: i64) -> sql
     Ok(())
 }
 
-/// What the clean-up removed.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Removed {
-    pub attempts: u64,
-    pub sessions: u64,
-    pub events: u64,
-}
-
-/// Deletes rows nobody can use any more: attempts a day past their end,
-/// sessions past expiry or revoked a day ago, pushes older than a day
-/// (WeChat retries within seconds).
-pub async fn delete_stale(db: &SqlitePool, now: i64) -> sqlx::Result<Removed> {
-    const DAY: i64 = 86_400_000;
-    let complete_window = COMPLETE_WINDOW.as_millis() as i64;
-    let attempts = sqlx::query("DELETE FROM login_attempts WHERE expires_at + ? < ?")
-        .bind(complete_window + DAY)
-        .bind(now)
-        .execute(db)
-        .await?
-        .rows_affected();
-    let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < ? OR revoked_at < ?")
-        .bind(now)
-        .bind(now - DAY)
-        .execute(db)
-        .await?
-        .rows_affected();
-    let events = sqlx::query("DELETE FROM wechat_events WHERE received_at < ?")
-        .bind(now - DAY)
-        .execute(db)
-        .await?
-        .rows_affected();
-    Ok(Removed {
-        attempts,
-        sessions,
-        events,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +154,7 @@ mod tests {
             created_at: 0,
             expires_at,
             confirmed_at,
+            confirm_code: Some("1234".into()),
         }
     }
 
@@ -211,6 +192,15 @@ mod tests {
             LoginStatus::Confirmed
         );
         assert_eq!(confirmed.status_at(990 + window), LoginStatus::Expired);
+    }
+
+    #[test]
+    fn the_confirm_code_is_told_only_while_awaited() {
+        let waiting = attempt("awaiting_confirmation", 1000, None);
+        assert_eq!(waiting.update_at(10).confirm_code.as_deref(), Some("1234"));
+        assert_eq!(waiting.update_at(1000).confirm_code, None, "expired");
+        let confirmed = attempt("confirmed", 1000, Some(5));
+        assert_eq!(confirmed.update_at(10).confirm_code, None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! One thread makes the login's frequent writes — WeChat pushes, new attempts,
-//! completions — and commits whatever arrived together in one transaction
-//! (group commit).
+//! One thread makes the login's writes — WeChat pushes, new attempts,
+//! completions, the clean-up in small chunks — and commits whatever arrived
+//! together in one transaction (group commit).
 //!
 //! With `synchronous=FULL` every commit waits for the disk. Committed one by
 //! one, pushes queue for SQLite's write lock and, when they collide, sleep in
@@ -19,18 +19,25 @@
 //! The writer is a thread with its own connection (the SQL is in `writes`):
 //! the statements of a batch are plain function calls, and the wait for the
 //! disk blocks no request.
+//!
+//! WeChat waits 5 s for a callback, so nothing may hold the writer long:
+//! the clean-up comes as chunks of a few hundred rows, each one job among
+//! the others; the connection waits at most [`BUSY_TIMEOUT`] for another
+//! program's write lock; a job whose requester stopped waiting (the callback
+//! answered "try again" at its deadline) is dropped unwritten, so a push is
+//! never committed after WeChat was told it failed.
 
 use std::{path::Path, sync::Arc, time::Duration};
 
 use app::{auth::User, modules::wechat_login::protocol::LoginStatus};
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
-use wechat::Message;
+use wechat::Stamp;
 
 use super::{
     hub::LoginHub,
-    inbox::{self, Outcome, Reply, Rules},
-    writes,
+    inbox::{self, Push, Reply, Rules, Taken},
+    writes::{self, Removed},
 };
 use crate::clock;
 
@@ -38,6 +45,16 @@ use crate::clock;
 const MAX_BATCH: usize = 128;
 /// Jobs waiting beyond this make their senders wait (back-pressure).
 const QUEUE: usize = 4096;
+
+/// How long the writer's connection waits for another connection's write
+/// lock (the pool's rare writes: logout, the access token) before its batch
+/// fails. Short: a callback must be answered within seconds, and a failed
+/// push is answered "try again", which WeChat does.
+pub const BUSY_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// The digest recorded with the stamp of a URL check (GET): no body hashes
+/// to it, so the check's signed triple cannot be replayed as a push.
+const URL_CHECK_DIGEST: [u8; 32] = [0; 32];
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -75,6 +92,16 @@ pub struct Completion {
     pub expires_at: i64,
 }
 
+/// How a push went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pushed {
+    /// Handled (or a retry of one handled): the passive reply.
+    Reply(Reply),
+    /// Its signed stamp came before with another body: refused, nothing
+    /// changed.
+    StampReused,
+}
+
 /// How a completion went.
 pub enum Completed {
     /// The session exists; its user.
@@ -87,8 +114,13 @@ pub enum Completed {
 
 enum Job {
     Push {
-        message: Message,
-        done: oneshot::Sender<WriteResult<Reply>>,
+        push: Push,
+        done: oneshot::Sender<WriteResult<Pushed>>,
+    },
+    /// The stamp of a URL check (GET), remembered like a push's.
+    UrlCheck {
+        stamp: Stamp,
+        done: oneshot::Sender<WriteResult<()>>,
     },
     Start {
         attempt: NewAttempt,
@@ -98,13 +130,27 @@ enum Job {
         completion: Completion,
         done: oneshot::Sender<WriteResult<Completed>>,
     },
+    /// One chunk of the clean-up.
+    Clean {
+        limit: u64,
+        done: oneshot::Sender<WriteResult<(Removed, bool)>>,
+    },
+    /// Answered as soon as the thread takes it: it is alive and working
+    /// through its queue.
+    Ping { done: oneshot::Sender<()> },
+    /// Ends the thread after the jobs sent before.
+    Stop { done: oneshot::Sender<()> },
 }
 
 /// What a job did, before its commit.
 enum Effect {
-    Push(Outcome),
+    Push(Taken),
+    UrlCheck,
     Start,
     Complete(Completed),
+    Clean((Removed, bool)),
+    /// Pings and stops are answered in `run`, never batched.
+    Control,
 }
 
 struct Context {
@@ -133,10 +179,18 @@ impl Writer {
         Ok(Self { jobs })
     }
 
-    /// Handles a verified WeChat push; the passive reply.
-    pub async fn push(&self, message: Message) -> WriteResult<Reply> {
+    /// Handles a verified WeChat push: the passive reply, or the refusal
+    /// of a reused signature.
+    pub async fn push(&self, push: Push) -> WriteResult<Pushed> {
         let (done, answer) = oneshot::channel();
-        self.send(Job::Push { message, done }, answer).await
+        self.send(Job::Push { push, done }, answer).await
+    }
+
+    /// Remembers the stamp of a URL check, so it cannot be replayed as a
+    /// push.
+    pub async fn url_check(&self, stamp: Stamp) -> WriteResult<()> {
+        let (done, answer) = oneshot::channel();
+        self.send(Job::UrlCheck { stamp, done }, answer).await
     }
 
     pub async fn insert_attempt(&self, attempt: NewAttempt) -> WriteResult<()> {
@@ -150,6 +204,29 @@ impl Writer {
         self.send(Job::Complete { completion, done }, answer).await
     }
 
+    /// Deletes one chunk of stale rows (at most `limit` of each kind); what
+    /// it removed and whether more may be left.
+    pub async fn clean(&self, limit: u64) -> WriteResult<(Removed, bool)> {
+        let (done, answer) = oneshot::channel();
+        self.send(Job::Clean { limit, done }, answer).await
+    }
+
+    /// Whether the thread is alive and taking jobs: answered when it gets
+    /// to this one, so a stuck or dead writer never answers.
+    pub async fn ping(&self) -> bool {
+        let (done, answer) = oneshot::channel();
+        self.jobs.send(Job::Ping { done }).await.is_ok() && answer.await.is_ok()
+    }
+
+    /// Stops the thread once the jobs already sent are written; later jobs
+    /// fail with [`WriteError::Stopped`].
+    pub async fn stop(&self) {
+        let (done, answer) = oneshot::channel();
+        if self.jobs.send(Job::Stop { done }).await.is_ok() {
+            let _ = answer.await;
+        }
+    }
+
     async fn send<T>(&self, job: Job, answer: oneshot::Receiver<WriteResult<T>>) -> WriteResult<T> {
         self.jobs.send(job).await.map_err(|_| WriteError::Stopped)?;
         // Dropped unanswered only if the thread died: treat as not written.
@@ -160,14 +237,32 @@ impl Writer {
 fn run(mut context: Context, mut queue: mpsc::Receiver<Job>) {
     while let Some(first) = queue.blocking_recv() {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+        let mut stop = None;
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Ping { done } => {
+                    let _ = done.send(());
+                }
+                Job::Stop { done } => {
+                    stop = Some(done);
+                    break;
+                }
+                // Its requester stopped waiting: nobody would hear of it.
+                job if job.abandoned() => {}
+                job => batch.push(job),
+            }
+            if batch.len() < MAX_BATCH {
+                next = queue.try_recv().ok();
             }
         }
-        write_batch(&mut context, batch);
+        if !batch.is_empty() {
+            write_batch(&mut context, batch);
+        }
+        if let Some(done) = stop {
+            let _ = done.send(());
+            return;
+        }
     }
 }
 
@@ -240,7 +335,11 @@ fn apply_all(context: &mut Context, jobs: &[Job]) -> Result<Vec<Effect>, Failure
 fn apply(rules: &Rules, db: &Connection, job: &Job) -> writes::Result<Effect> {
     let now = clock::now_ms();
     Ok(match job {
-        Job::Push { message, .. } => Effect::Push(inbox::apply(rules, db, message, now)?),
+        Job::Push { push, .. } => Effect::Push(inbox::apply(rules, db, push, now)?),
+        Job::UrlCheck { stamp, .. } => {
+            writes::remember_stamp(db, stamp.timestamp, &stamp.nonce, &URL_CHECK_DIGEST, now)?;
+            Effect::UrlCheck
+        }
         Job::Start { attempt, .. } => {
             writes::insert_attempt(
                 db,
@@ -270,20 +369,28 @@ fn apply(rules: &Rules, db: &Connection, job: &Job) -> writes::Result<Effect> {
             )?;
             Effect::Complete(Completed::LoggedIn(user))
         }
+        Job::Clean { limit, .. } => Effect::Clean(writes::delete_stale(db, now, *limit)?),
+        Job::Ping { .. } | Job::Stop { .. } => Effect::Control,
     })
 }
 
 /// After the commit (or the failure): tell the waiting browsers, then answer.
 fn finish(context: &Context, job: Job, result: WriteResult<Effect>) {
     match (job, result) {
-        (Job::Push { done, .. }, Ok(Effect::Push(outcome))) => {
-            if let Some((attempt, status)) = &outcome.changed {
-                tracing::info!(attempt = %inbox::short(attempt), status = status.as_str(), "login scanned");
-                context.hub.publish(attempt, *status);
-            }
-            let _ = done.send(Ok(outcome.reply));
+        (Job::Push { done, .. }, Ok(Effect::Push(taken))) => {
+            let pushed = match taken {
+                Taken::Handled(outcome) => {
+                    if let Some((attempt, status)) = &outcome.changed {
+                        tracing::info!(attempt = %inbox::short(attempt), status = status.as_str(), "login scanned");
+                        context.hub.publish(attempt, *status);
+                    }
+                    Pushed::Reply(outcome.reply)
+                }
+                Taken::StampReused => Pushed::StampReused,
+            };
+            let _ = done.send(Ok(pushed));
         }
-        (Job::Start { done, .. }, Ok(_)) => {
+        (Job::UrlCheck { done, .. }, Ok(_)) | (Job::Start { done, .. }, Ok(_)) => {
             let _ = done.send(Ok(()));
         }
         (Job::Complete { done, completion }, Ok(Effect::Complete(completed))) => {
@@ -294,6 +401,9 @@ fn finish(context: &Context, job: Job, result: WriteResult<Effect>) {
             }
             let _ = done.send(Ok(completed));
         }
+        (Job::Clean { done, .. }, Ok(Effect::Clean(cleaned))) => {
+            let _ = done.send(Ok(cleaned));
+        }
         (job, Ok(_)) => {
             // Each job's effect has its own kind; nothing else can happen.
             job.fail(WriteError::Stopped);
@@ -303,17 +413,32 @@ fn finish(context: &Context, job: Job, result: WriteResult<Effect>) {
 }
 
 impl Job {
+    /// Whether the requester stopped waiting for the answer.
+    fn abandoned(&self) -> bool {
+        match self {
+            Job::Push { done, .. } => done.is_closed(),
+            Job::UrlCheck { done, .. } | Job::Start { done, .. } => done.is_closed(),
+            Job::Complete { done, .. } => done.is_closed(),
+            Job::Clean { done, .. } => done.is_closed(),
+            Job::Ping { done } | Job::Stop { done } => done.is_closed(),
+        }
+    }
+
     fn fail(self, err: WriteError) {
         match self {
             Job::Push { done, .. } => {
                 let _ = done.send(Err(err));
             }
-            Job::Start { done, .. } => {
+            Job::UrlCheck { done, .. } | Job::Start { done, .. } => {
                 let _ = done.send(Err(err));
             }
             Job::Complete { done, .. } => {
                 let _ = done.send(Err(err));
             }
+            Job::Clean { done, .. } => {
+                let _ = done.send(Err(err));
+            }
+            Job::Ping { .. } | Job::Stop { .. } => {}
         }
     }
 }
@@ -357,7 +482,8 @@ mod tests {
         (Job::Start { attempt, done }, answer)
     }
 
-    fn scan(openid: &str, id: &str) -> (Job, oneshot::Receiver<WriteResult<Reply>>) {
+    fn push(openid: &str, id: &str, nonce: &str) -> Push {
+        use sha2::{Digest, Sha256};
         let xml = event_xml(
             "gh_test",
             openid,
@@ -366,9 +492,32 @@ mod tests {
             Some(&format!("qrscene_{id}")),
             None,
         );
-        let message = parse_message(xml.as_bytes()).unwrap();
+        Push {
+            message: parse_message(xml.as_bytes()).unwrap(),
+            stamp: Stamp {
+                timestamp: clock::now_ms() / 1000,
+                nonce: nonce.into(),
+            },
+            body_hash: Sha256::digest(xml.as_bytes()).into(),
+        }
+    }
+
+    fn job(push: Push) -> (Job, oneshot::Receiver<WriteResult<Pushed>>) {
         let (done, answer) = oneshot::channel();
-        (Job::Push { message, done }, answer)
+        (Job::Push { push, done }, answer)
+    }
+
+    fn scan(openid: &str, id: &str) -> (Job, oneshot::Receiver<WriteResult<Pushed>>) {
+        job(push(openid, id, &format!("n-{openid}-{id}")))
+    }
+
+    fn logged_in(pushed: &Pushed) -> bool {
+        matches!(pushed, Pushed::Reply(Reply::Text(t)) if t.starts_with("登录成功"))
+    }
+
+    async fn count(pool: &sqlx::SqlitePool, sql: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(sql).fetch_one(pool).await.unwrap();
+        n
     }
 
     #[tokio::test]
@@ -398,10 +547,7 @@ mod tests {
 
         first_done.try_recv().unwrap().unwrap();
         let reply = push_done.try_recv().unwrap().unwrap();
-        assert!(
-            matches!(&reply, Reply::Text(t) if t.starts_with("登录成功")),
-            "{reply:?}"
-        );
+        assert!(logged_in(&reply), "{reply:?}");
         // A retry in the same batch gets the same answer and changes nothing.
         assert_eq!(retry_done.try_recv().unwrap().unwrap(), reply);
         let (confirmed,): (i64,) =
@@ -427,10 +573,7 @@ mod tests {
         first_done.try_recv().unwrap().unwrap();
         assert!(same_id_done.try_recv().unwrap().is_err(), "a duplicate id");
         let reply = push_done.try_recv().unwrap().unwrap();
-        assert!(
-            matches!(&reply, Reply::Text(t) if t.starts_with("登录成功")),
-            "{reply:?}"
-        );
+        assert!(logged_in(&reply), "{reply:?}");
         let (attempts,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM login_attempts")
             .fetch_one(&pool)
             .await
@@ -495,5 +638,123 @@ mod tests {
             b_done.try_recv().unwrap().unwrap(),
             Completed::AlreadyConsumed
         ));
+    }
+
+    #[tokio::test]
+    async fn a_reused_stamp_with_another_body_changes_nothing() {
+        let (_dir, pool, mut context) = context().await;
+        let (first, _) = start(ID);
+        let other = "fedcba9876543210fedcba9876543210";
+        let (second, _) = start(other);
+        let (alice, mut alice_done) = job(push("oAlice", ID, "42"));
+        // The same (timestamp, nonce) over another body, in the same batch
+        // and in a later one.
+        let (forged, mut forged_done) = job(push("oAlice", other, "42"));
+        write_batch(&mut context, vec![first, second, alice, forged]);
+        assert!(logged_in(&alice_done.try_recv().unwrap().unwrap()));
+        assert_eq!(
+            forged_done.try_recv().unwrap().unwrap(),
+            Pushed::StampReused
+        );
+        let (again, mut again_done) = job(push("oMallory", other, "42"));
+        write_batch(&mut context, vec![again]);
+        assert_eq!(again_done.try_recv().unwrap().unwrap(), Pushed::StampReused);
+        assert_eq!(
+            count(
+                &pool,
+                "SELECT COUNT(*) FROM login_attempts WHERE status = 'pending'"
+            )
+            .await,
+            1,
+            "the other attempt is untouched"
+        );
+        assert_eq!(count(&pool, "SELECT COUNT(*) FROM users").await, 1);
+        assert_eq!(count(&pool, "SELECT COUNT(*) FROM wechat_events").await, 1);
+    }
+
+    #[tokio::test]
+    async fn the_clean_up_goes_in_chunks() {
+        let (_dir, pool, mut context) = context().await;
+        let old = clock::now_ms() - 3 * 86_400_000;
+        for i in 0..25 {
+            context
+                .db
+                .execute(
+                    "INSERT INTO wechat_events (dedup_key, received_at) VALUES (?, ?)",
+                    rusqlite::params![format!("old-{i}"), old],
+                )
+                .unwrap();
+            context
+                .db
+                .execute(
+                    "INSERT INTO push_nonces (timestamp, nonce, body_hash, received_at) VALUES (?, ?, x'00', ?)",
+                    rusqlite::params![old / 1000, format!("{i}"), old],
+                )
+                .unwrap();
+        }
+        context
+            .db
+            .execute(
+                "INSERT INTO push_nonces (timestamp, nonce, body_hash, received_at) VALUES (?, 'fresh', x'00', ?)",
+                rusqlite::params![clock::now_ms() / 1000, clock::now_ms()],
+            )
+            .unwrap();
+        let mut chunks = Vec::new();
+        loop {
+            let (done, mut answer) = oneshot::channel();
+            write_batch(&mut context, vec![Job::Clean { limit: 10, done }]);
+            let (removed, more) = answer.try_recv().unwrap().unwrap();
+            chunks.push((removed.events, removed.stamps));
+            if !more {
+                break;
+            }
+        }
+        assert_eq!(chunks, [(10, 10), (10, 10), (5, 5)]);
+        assert_eq!(count(&pool, "SELECT COUNT(*) FROM wechat_events").await, 0);
+        assert_eq!(
+            count(&pool, "SELECT COUNT(*) FROM push_nonces").await,
+            1,
+            "a stamp within the window is kept"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_job_is_not_written_and_stop_ends_the_thread() {
+        let (_dir, pool, context) = context().await;
+        let (jobs, queue) = mpsc::channel(16);
+        let (given_up, answer) = start(ID);
+        drop(answer);
+        let (kept, kept_answer) = start("fedcba9876543210fedcba9876543210");
+        let (stop, stopped) = oneshot::channel();
+        let (after, after_answer) = start("00000000000000000000000000000000");
+        for job in [given_up, kept, Job::Stop { done: stop }, after] {
+            jobs.try_send(job).ok().unwrap();
+        }
+        std::thread::spawn(move || run(context, queue))
+            .join()
+            .unwrap();
+        stopped.await.unwrap();
+        kept_answer.await.unwrap().unwrap();
+        assert!(after_answer.await.is_err(), "not written after the stop");
+        assert_eq!(count(&pool, "SELECT COUNT(*) FROM login_attempts").await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_stopped_writer_does_not_answer_pings() {
+        let (dir, _pool, _context) = context().await;
+        let writer = Writer::spawn(
+            &dir.path().join("w.db"),
+            BUSY,
+            Arc::new(MemoryHub::new()),
+            Rules {
+                site: "文思".into(),
+                confirm_mode: false,
+            },
+        )
+        .unwrap();
+        assert!(writer.ping().await);
+        writer.stop().await;
+        assert!(!writer.ping().await);
+        assert!(matches!(writer.clean(10).await, Err(WriteError::Stopped)));
     }
 }

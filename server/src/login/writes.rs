@@ -1,7 +1,7 @@
-//! The SQL of the login's frequent writes: pushes (users, attempts, the
-//! record of handled pushes), new attempts and completions. Run by the
-//! writer thread (see `writer`) on its own connection, inside its batch
-//! transaction. Synchronous (rusqlite), so a statement is a function call
+//! The SQL of the login's writes: pushes (users, attempts, the record of
+//! handled pushes and of signed stamps), new attempts, completions and the
+//! clean-up. Run by the writer thread (see `writer`) on its own connection,
+//! inside its batch transaction. Synchronous (rusqlite), so a statement is a function call
 //! rather than a round trip to a connection thread; the reads of the
 //! request handlers stay in `store`.
 
@@ -10,7 +10,9 @@ use std::{path::Path, time::Duration};
 use app::{auth::User, modules::wechat_login::protocol::LoginStatus};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
-use super::store::{Attempt, ATTEMPT_COLUMNS};
+use wechat::callback::MAX_CLOCK_SKEW_SECS;
+
+use super::store::{Attempt, ATTEMPT_COLUMNS, COMPLETE_WINDOW};
 
 pub type Result<T> = rusqlite::Result<T>;
 
@@ -48,6 +50,7 @@ fn attempt(row: &Row) -> Result<Attempt> {
         created_at: row.get(7)?,
         expires_at: row.get(8)?,
         confirmed_at: row.get(9)?,
+        confirm_code: row.get(10)?,
     })
 }
 
@@ -83,36 +86,34 @@ pub fn find_attempt(db: &Connection, id: &str) -> Result<Option<Attempt>> {
     .optional()
 }
 
-/// The newest attempt `openid` scanned that still waits for its 确认.
-pub fn find_awaiting_confirmation(
-    db: &Connection,
-    openid: &str,
-    now: i64,
-) -> Result<Option<Attempt>> {
+/// The attempts `openid` scanned that still wait for a 确认, newest first.
+pub fn awaiting_confirmation(db: &Connection, openid: &str, now: i64) -> Result<Vec<Attempt>> {
     db.prepare_cached(&format!(
         "SELECT {ATTEMPT_COLUMNS} FROM login_attempts
          WHERE openid = ? AND status = 'awaiting_confirmation' AND expires_at > ?
-         ORDER BY created_at DESC LIMIT 1"
+         ORDER BY created_at DESC"
     ))?
-    .query_row(params![openid, now], attempt)
-    .optional()
+    .query_map(params![openid, now], attempt)?
+    .collect()
 }
 
-/// Records a scan: `confirmed` at once, or `awaiting_confirmation` in
-/// confirm mode. Only a pending attempt changes.
+/// Records a scan: `confirmed` at once, or `awaiting_confirmation` (with
+/// the code to reply) in confirm mode. Only a pending attempt changes.
 pub fn mark_scanned(
     db: &Connection,
     id: &str,
     user: &User,
     openid: &str,
     status: LoginStatus,
+    confirm_code: Option<&str>,
     now: i64,
 ) -> Result<bool> {
     let confirmed_at = (status == LoginStatus::Confirmed).then_some(now);
     let changed = db
         .prepare_cached(
             "UPDATE login_attempts
-             SET status = ?, openid = ?, user_id = ?, scanned_at = ?, confirmed_at = ?
+             SET status = ?, openid = ?, user_id = ?, scanned_at = ?, confirmed_at = ?,
+                 confirm_code = ?
              WHERE id = ? AND status = 'pending'",
         )?
         .execute(params![
@@ -121,6 +122,7 @@ pub fn mark_scanned(
             user.id,
             now,
             confirmed_at,
+            confirm_code,
             id
         ])?;
     Ok(changed == 1)
@@ -208,4 +210,117 @@ pub fn save_reply(db: &Connection, key: &str, reply: &str) -> Result<()> {
     db.prepare_cached("UPDATE wechat_events SET reply = ? WHERE dedup_key = ?")?
         .execute(params![reply, key])?;
     Ok(())
+}
+
+/// What the record of signed stamps says about a request's stamp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StampSeen {
+    /// First time: now remembered with this body's digest.
+    New,
+    /// Seen before with the same body: a retry.
+    SameBody,
+    /// Seen before with another body: a reused signature.
+    OtherBody,
+}
+
+/// Checks and records a signed `(timestamp, nonce)` with the digest of its
+/// body, in the caller's transaction (so a refused or rolled-back request
+/// leaves nothing behind).
+pub fn remember_stamp(
+    db: &Connection,
+    timestamp: i64,
+    nonce: &str,
+    body_hash: &[u8],
+    now: i64,
+) -> Result<StampSeen> {
+    let inserted = db
+        .prepare_cached(
+            "INSERT INTO push_nonces (timestamp, nonce, body_hash, received_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![timestamp, nonce, body_hash, now])?;
+    if inserted == 1 {
+        return Ok(StampSeen::New);
+    }
+    let known: Vec<u8> = db
+        .prepare_cached("SELECT body_hash FROM push_nonces WHERE timestamp = ? AND nonce = ?")?
+        .query_row(params![timestamp, nonce], |row| row.get(0))?;
+    Ok(if known == body_hash {
+        StampSeen::SameBody
+    } else {
+        StampSeen::OtherBody
+    })
+}
+
+/// What one clean-up chunk removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Removed {
+    pub attempts: u64,
+    pub sessions: u64,
+    pub events: u64,
+    pub stamps: u64,
+}
+
+impl Removed {
+    pub fn total(&self) -> u64 {
+        self.attempts + self.sessions + self.events + self.stamps
+    }
+
+    pub fn add(&mut self, other: Removed) {
+        self.attempts += other.attempts;
+        self.sessions += other.sessions;
+        self.events += other.events;
+        self.stamps += other.stamps;
+    }
+}
+
+/// Deletes at most `limit` rows of each kind nobody can use any more:
+/// attempts a day past their end, sessions past expiry or revoked a day ago,
+/// pushes handled over a day ago (WeChat retries within seconds), stamps
+/// older than the freshness window (a request with such a stamp is refused
+/// as stale anyway). Small chunks keep each transaction of the writer short,
+/// so the pushes queued behind it are answered in time. Also says whether
+/// more may be left (some kind filled its chunk).
+pub fn delete_stale(db: &Connection, now: i64, limit: u64) -> Result<(Removed, bool)> {
+    const DAY: i64 = 86_400_000;
+    let complete_window = COMPLETE_WINDOW.as_millis() as i64;
+    let delete = |sql: &str, before: i64| -> Result<u64> {
+        Ok(db.prepare_cached(sql)?.execute(params![before, limit])? as u64)
+    };
+    let attempts = delete(
+        "DELETE FROM login_attempts WHERE rowid IN
+         (SELECT rowid FROM login_attempts WHERE expires_at < ? LIMIT ?)",
+        now - complete_window - DAY,
+    )?;
+    let expired = delete(
+        "DELETE FROM sessions WHERE rowid IN
+         (SELECT rowid FROM sessions WHERE expires_at < ? LIMIT ?)",
+        now,
+    )?;
+    let revoked = delete(
+        "DELETE FROM sessions WHERE rowid IN
+         (SELECT rowid FROM sessions WHERE revoked_at < ? LIMIT ?)",
+        now - DAY,
+    )?;
+    let events = delete(
+        "DELETE FROM wechat_events WHERE rowid IN
+         (SELECT rowid FROM wechat_events WHERE received_at < ? LIMIT ?)",
+        now - DAY,
+    )?;
+    // A minute beyond the window, for a clock that steps back.
+    let stamps = delete(
+        "DELETE FROM push_nonces WHERE (timestamp, nonce) IN
+         (SELECT timestamp, nonce FROM push_nonces WHERE timestamp < ? LIMIT ?)",
+        now / 1000 - MAX_CLOCK_SKEW_SECS - 60,
+    )?;
+    let more = [attempts, expired, revoked, events, stamps]
+        .iter()
+        .any(|&n| n >= limit);
+    let removed = Removed {
+        attempts,
+        sessions: expired + revoked,
+        events,
+        stamps,
+    };
+    Ok((removed, more))
 }

@@ -3,11 +3,19 @@
 
 #![allow(dead_code)]
 
-use std::{collections::HashMap, path::PathBuf};
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::{SystemTime, UNIX_EPOCH},
+};
 
-use server::{config::Config, startup::Application};
+use server::{config::Config, login::writer::Writer, startup::Application};
 use wechat::{
-    callback::{open_reply, push_request, PushMode},
+    callback::{open_reply, push_request, PushMode, PushRequest},
     message::{event_xml, text_xml},
     MessageCrypto,
 };
@@ -24,6 +32,8 @@ pub struct TestApp {
     pub browser: reqwest::Client,
     pub db: sqlx::SqlitePool,
     pub aes: bool,
+    /// The login writer, to stop it as a crash would.
+    pub writer: Arc<Writer>,
     _dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -72,6 +82,7 @@ pub async fn spawn_with_site_root(settings: &[(&str, &str)], site_root: &str) ->
     config.leptos.site_root = site_root.into();
     let app = Application::build(config).await.expect("the server starts");
     let base = format!("http://{}", app.address());
+    let writer = app.writer();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {
         let _ = stopped.await;
@@ -84,6 +95,7 @@ pub async fn spawn_with_site_root(settings: &[(&str, &str)], site_root: &str) ->
         browser: new_browser(),
         db,
         aes,
+        writer,
         _dir: dir,
         stop: Some(stop),
     }
@@ -94,10 +106,29 @@ pub fn theme_dir() -> PathBuf {
 }
 
 /// What WeChat would push: how it is wrapped on the wire.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub enum Wire {
     Plain,
+    Compatible,
     Safe,
+}
+
+/// The current Unix time in seconds, as WeChat stamps its requests.
+pub fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A nonce no other request of this test process used.
+pub fn fresh_nonce() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}{:06}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 impl TestApp {
@@ -138,46 +169,80 @@ impl TestApp {
         body["status"].as_str().unwrap().to_owned()
     }
 
-    /// Delivers a push as WeChat would; the HTTP status and the reply text
-    /// (decrypted, `Content` only; "success" when there is none).
+    /// Delivers a push as WeChat would, stamped now with a fresh nonce; the
+    /// HTTP status and the reply text (decrypted, `Content` only; "success"
+    /// when there is none).
     pub async fn push(&self, xml: &str, wire: Wire) -> (u16, String) {
-        let crypto = self
-            .aes
-            .then(|| MessageCrypto::new(AES_KEY, APPID).unwrap());
+        let request = self.signed(xml, wire, &now_unix().to_string(), &fresh_nonce());
+        self.deliver(&request).await
+    }
+
+    /// The request WeChat would send for `xml` with this stamp, signed with
+    /// the server's Token (and encrypted with its key, except `Wire::Plain`).
+    pub fn signed(&self, xml: &str, wire: Wire, timestamp: &str, nonce: &str) -> PushRequest {
+        let crypto = self.crypto();
         let mode = match wire {
             Wire::Plain => PushMode::Plain,
+            Wire::Compatible => PushMode::Compatible,
             Wire::Safe => PushMode::Safe,
         };
-        let request = push_request(
+        push_request(
             TOKEN,
             crypto.as_ref(),
             mode,
             xml,
-            "1700000000",
-            "424242",
+            timestamp,
+            nonce,
             "openid-unused",
-        );
+        )
+    }
+
+    pub fn crypto(&self) -> Option<MessageCrypto> {
+        self.aes
+            .then(|| MessageCrypto::new(AES_KEY, APPID).unwrap())
+    }
+
+    /// POSTs `request` to the callback: the status and, for a 200, the
+    /// reply text as WeChat reads it (else the raw body).
+    pub async fn deliver(&self, request: &PushRequest) -> (u16, String) {
+        let (status, body) = self.deliver_raw(request).await;
+        if status != 200 {
+            return (status, body);
+        }
+        let reply = open_reply(TOKEN, self.crypto().as_ref(), &body).unwrap();
+        (status, reply_content(&reply))
+    }
+
+    /// POSTs `request` to the callback: the status and the raw body.
+    pub async fn deliver_raw(&self, request: &PushRequest) -> (u16, String) {
         let response = reqwest::Client::new()
             .post(self.url("/wechat/callback"))
             .query(&request.query)
             .header("content-type", "text/xml")
-            .body(request.body)
+            .body(request.body.clone())
             .send()
             .await
             .unwrap();
         let status = response.status().as_u16();
-        let body = response.text().await.unwrap();
-        if status != 200 {
-            return (status, body);
-        }
-        let reply = open_reply(TOKEN, crypto.as_ref(), &body).unwrap();
-        (status, reply_content(&reply))
+        (status, response.text().await.unwrap())
     }
 
+    /// The status JSON of an attempt, as its browser reads it.
+    pub async fn status_json(&self, id: &str) -> serde_json::Value {
+        self.get(&format!("/api/login/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// A scan as WeChat pushes it: encrypted (safe mode) when the server
+    /// has an EncodingAESKey, plain otherwise.
     pub async fn scan(&self, openid: &str, scene: &str, already_following: bool) -> (u16, String) {
+        let wire = if self.aes { Wire::Safe } else { Wire::Plain };
         self.push(
-            &scan_xml(openid, scene, already_following, 1_700_000_000),
-            Wire::Plain,
+            &scan_xml(openid, scene, already_following, now_unix()),
+            wire,
         )
         .await
     }

@@ -10,7 +10,7 @@ mod verifier;
 pub use error::CallbackError;
 pub use push::{open_reply, push_request, PushMode, PushRequest};
 pub use query::CallbackQuery;
-pub use verifier::{timestamp_is_fresh, CallbackVerifier, Inbound};
+pub use verifier::{CallbackVerifier, Echo, Inbound, Stamp, MAX_CLOCK_SKEW_SECS};
 
 #[cfg(test)]
 mod tests;

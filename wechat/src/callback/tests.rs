@@ -10,6 +10,8 @@ const TOKEN: &str = "fake-token-for-tests";
 const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 const APPID: &str = "wx0000000000000000";
 const TS: &str = "1700000000";
+/// Our clock in most tests: the moment of `TS`.
+const NOW: i64 = 1_700_000_000;
 const NONCE: &str = "123456789";
 const OPENID: &str = "o0000000000000000000000000000";
 
@@ -66,17 +68,24 @@ fn expected_message() -> Message {
 #[test]
 fn push_then_open_gives_the_same_message_in_every_mode() {
     let c = crypto();
-    for (mode, encrypted) in [
-        (PushMode::Plain, false),
-        (PushMode::Compatible, true),
-        (PushMode::Safe, true),
+    for (mode, with_key, encrypted) in [
+        (PushMode::Plain, false, false),
+        (PushMode::Compatible, true, true),
+        (PushMode::Safe, true, true),
     ] {
         let request = push_request(TOKEN, Some(&c), mode, &scan_xml(), TS, NONCE, OPENID);
-        let inbound = verifier(true)
-            .open(&query_of(&request), request.body.as_bytes())
+        let inbound = verifier(with_key)
+            .open(&query_of(&request), request.body.as_bytes(), NOW)
             .unwrap();
         assert_eq!(inbound.message, expected_message(), "{mode:?}");
         assert_eq!(inbound.encrypted, encrypted, "{mode:?}");
+        assert_eq!(
+            inbound.stamp,
+            Stamp {
+                timestamp: NOW,
+                nonce: NONCE.into()
+            }
+        );
     }
 }
 
@@ -114,7 +123,7 @@ fn compatible_mode_works_without_a_key_and_safe_mode_does_not() {
         OPENID,
     );
     let inbound = verifier(false)
-        .open(&query_of(&compat), compat.body.as_bytes())
+        .open(&query_of(&compat), compat.body.as_bytes(), NOW)
         .unwrap();
     assert_eq!(inbound.message, expected_message());
     assert!(!inbound.encrypted);
@@ -129,19 +138,111 @@ fn compatible_mode_works_without_a_key_and_safe_mode_does_not() {
         OPENID,
     );
     assert_eq!(
-        verifier(false).open(&query_of(&safe), safe.body.as_bytes()),
+        verifier(false).open(&query_of(&safe), safe.body.as_bytes(), NOW),
         Err(CallbackError::NotConfiguredForEncryption)
     );
 }
 
 #[test]
-fn plain_push_works_with_a_key_configured() {
+fn with_a_key_only_encrypted_pushes_are_accepted() {
+    // No downgrade: leaving out encrypt_type=aes does not get a plain body
+    // read, however valid its (body-blind) signature.
     let plain = push_request(TOKEN, None, PushMode::Plain, &scan_xml(), TS, NONCE, OPENID);
+    assert_eq!(
+        verifier(true).open(&query_of(&plain), plain.body.as_bytes(), NOW),
+        Err(CallbackError::EncryptionRequired)
+    );
+    let mut compat = query_of(&push_request(
+        TOKEN,
+        Some(&crypto()),
+        PushMode::Compatible,
+        &scan_xml(),
+        TS,
+        NONCE,
+        OPENID,
+    ));
+    compat.encrypt_type = None;
+    assert_eq!(
+        verifier(true).open(&compat, scan_xml().as_bytes(), NOW),
+        Err(CallbackError::EncryptionRequired)
+    );
+}
+
+#[test]
+fn compatible_mode_reads_only_the_encrypted_part() {
+    let request = push_request(
+        TOKEN,
+        Some(&crypto()),
+        PushMode::Compatible,
+        &scan_xml(),
+        TS,
+        NONCE,
+        OPENID,
+    );
+    // Someone rewrites the plain fields beside Encrypt.
+    let tampered = request
+        .body
+        .replace(OPENID, "oSomeoneElse0000000000000000")
+        .replace("qrscene_login_1", "qrscene_theirs");
+    assert_ne!(tampered, request.body);
     let inbound = verifier(true)
-        .open(&query_of(&plain), plain.body.as_bytes())
+        .open(&query_of(&request), tampered.as_bytes(), NOW)
         .unwrap();
     assert_eq!(inbound.message, expected_message());
-    assert!(!inbound.encrypted);
+}
+
+#[test]
+fn stale_or_future_stamps_are_refused_in_every_mode() {
+    let c = crypto();
+    for mode in [PushMode::Plain, PushMode::Safe] {
+        let request = push_request(TOKEN, Some(&c), mode, &scan_xml(), TS, NONCE, OPENID);
+        let v = verifier(mode == PushMode::Safe);
+        for now in [NOW + 301, NOW - 301, NOW + 100_000] {
+            assert_eq!(
+                v.open(&query_of(&request), request.body.as_bytes(), now),
+                Err(CallbackError::Stale),
+                "{mode:?} at {now}"
+            );
+        }
+        for now in [NOW + 300, NOW - 300] {
+            assert!(v
+                .open(&query_of(&request), request.body.as_bytes(), now)
+                .is_ok());
+        }
+    }
+}
+
+#[test]
+fn odd_timestamps_and_nonces_are_refused_even_when_signed() {
+    for (timestamp, nonce, bad) in [
+        (" 1700000000", NONCE, "timestamp"),
+        ("-1700000000", NONCE, "timestamp"),
+        ("1700000000.5", NONCE, "timestamp"),
+        ("9999999999999", NONCE, "timestamp"),
+        (TS, "", "nonce"),
+        (TS, "has space", "nonce"),
+    ] {
+        let request = push_request(
+            TOKEN,
+            None,
+            PushMode::Plain,
+            &scan_xml(),
+            timestamp,
+            nonce,
+            OPENID,
+        );
+        assert_eq!(
+            verifier(false).open(&query_of(&request), request.body.as_bytes(), NOW),
+            Err(CallbackError::MalformedParameter(bad)),
+            "{timestamp:?} {nonce:?}"
+        );
+    }
+    let long = "1".repeat(65);
+    let request = push_request(TOKEN, None, PushMode::Plain, &scan_xml(), TS, &long, OPENID);
+    assert_eq!(
+        verifier(false).open(&query_of(&request), request.body.as_bytes(), NOW),
+        Err(CallbackError::MalformedParameter("nonce"))
+    );
 }
 
 #[test]
@@ -158,7 +259,7 @@ fn forged_signatures_are_rejected() {
             OPENID,
         );
         assert_eq!(
-            verifier(true).open(&query_of(&request), request.body.as_bytes()),
+            verifier(true).open(&query_of(&request), request.body.as_bytes(), NOW),
             Err(CallbackError::BadSignature),
             "{mode:?}"
         );
@@ -183,7 +284,7 @@ fn forged_signatures_are_rejected() {
         OPENID,
     );
     assert_eq!(
-        verifier(true).open(&query_of(&request), other.body.as_bytes()),
+        verifier(true).open(&query_of(&request), other.body.as_bytes(), NOW),
         Err(CallbackError::BadMsgSignature)
     );
 }
@@ -201,7 +302,7 @@ fn wrong_appid_is_rejected() {
         OPENID,
     );
     assert_eq!(
-        verifier(true).open(&query_of(&request), request.body.as_bytes()),
+        verifier(true).open(&query_of(&request), request.body.as_bytes(), NOW),
         Err(CallbackError::Decrypt(CryptoError::AppIdMismatch))
     );
 }
@@ -210,7 +311,7 @@ fn wrong_appid_is_rejected() {
 fn missing_parameters_are_named() {
     let q = CallbackQuery::default();
     assert_eq!(
-        verifier(false).open(&q, b"<xml/>"),
+        verifier(false).open(&q, b"<xml/>", NOW),
         Err(CallbackError::MissingParameter("signature"))
     );
     let mut request = query_of(&push_request(
@@ -224,7 +325,7 @@ fn missing_parameters_are_named() {
     ));
     request.msg_signature = None;
     assert_eq!(
-        verifier(true).open(&request, b"<xml/>"),
+        verifier(true).open(&request, b"<xml/>", NOW),
         Err(CallbackError::MissingParameter("msg_signature"))
     );
 }
@@ -238,18 +339,24 @@ fn echo_handshake() {
         echostr: Some("echo-123".into()),
         ..CallbackQuery::default()
     };
-    assert_eq!(verifier(false).verify_echo(&q), Ok("echo-123"));
+    let echo = verifier(false).verify_echo(&q, NOW).unwrap();
+    assert_eq!(echo.echostr, "echo-123");
+    assert_eq!(echo.stamp.nonce, NONCE);
+    assert_eq!(
+        verifier(false).verify_echo(&q, NOW + 1000),
+        Err(CallbackError::Stale)
+    );
     let forged = CallbackQuery {
         signature: Some("0".repeat(40)),
         ..q.clone()
     };
     assert_eq!(
-        verifier(false).verify_echo(&forged),
+        verifier(false).verify_echo(&forged, NOW),
         Err(CallbackError::BadSignature)
     );
     let no_echo = CallbackQuery { echostr: None, ..q };
     assert_eq!(
-        verifier(false).verify_echo(&no_echo),
+        verifier(false).verify_echo(&no_echo, NOW),
         Err(CallbackError::MissingParameter("echostr"))
     );
 }
@@ -296,6 +403,9 @@ fn errors_and_debug_never_show_secrets() {
         CallbackError::BadSignature,
         CallbackError::BadMsgSignature,
         CallbackError::NotConfiguredForEncryption,
+        CallbackError::EncryptionRequired,
+        CallbackError::Stale,
+        CallbackError::MalformedParameter("nonce"),
         CallbackError::Decrypt(CryptoError::Padding),
         CallbackError::Parse(ParseError::BadCreateTime),
     ];
@@ -303,13 +413,6 @@ fn errors_and_debug_never_show_secrets() {
         let text = e.to_string();
         assert!(!text.contains(TOKEN) && !text.contains(KEY), "{text}");
     }
-}
-
-#[test]
-fn freshness_helper() {
-    assert!(timestamp_is_fresh("1700000000", 1700000100, 300));
-    assert!(!timestamp_is_fresh("1700000000", 1700001000, 300));
-    assert!(!timestamp_is_fresh("soon", 1700000000, 300));
 }
 
 proptest! {
@@ -324,8 +427,8 @@ proptest! {
             msg_signature: Some("0".repeat(40)),
             ..CallbackQuery::default()
         };
-        let _ = verifier(true).open(&q, &body);
-        let _ = verifier(false).open(&q, &body);
+        let _ = verifier(true).open(&q, &body, NOW);
+        let _ = verifier(false).open(&q, &body, NOW);
     }
 
     #[test]

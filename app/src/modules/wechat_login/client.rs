@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use wasm_bindgen::{closure::Closure, JsCast};
 use web_sys::{EventSource, MessageEvent};
 
-use super::protocol::{ErrorBody, LoginStatus, StartedLogin, StatusUpdate, UserBody};
+use super::protocol::{ErrorBody, StartedLogin, StatusUpdate, UserBody};
 use crate::auth::User;
 
 /// Why a call failed, in words for the person in front of the screen.
@@ -20,7 +20,7 @@ fn offline() -> Failure {
     ErrorBody {
         error: "network".into(),
         message: "网络连接失败，请检查网络后重试。".into(),
-        wechat_errcode: None,
+        reference: None,
         retry_after: None,
     }
 }
@@ -38,7 +38,7 @@ async fn read<T: DeserializeOwned>(
             .unwrap_or_else(|_| ErrorBody {
                 error: "server_error".into(),
                 message: "服务器暂时无法处理请求，请稍后重试。".into(),
-                wechat_errcode: None,
+                reference: None,
                 retry_after: None,
             }))
     }
@@ -75,14 +75,13 @@ pub async fn logout() -> Result<(), Failure> {
     }
 }
 
-async fn status(id: &str) -> Result<LoginStatus, Failure> {
-    let update: StatusUpdate = read(Request::get(&format!("/api/login/{id}")).send().await).await?;
-    Ok(update.status)
+async fn status(id: &str) -> Result<StatusUpdate, Failure> {
+    read(Request::get(&format!("/api/login/{id}")).send().await).await
 }
 
 /// What a watcher reports.
 pub enum News {
-    Status(LoginStatus),
+    Status(StatusUpdate),
     /// The attempt can no longer be followed (gone, or not this browser's).
     Lost(Failure),
 }
@@ -110,7 +109,7 @@ impl Watcher {
                     .as_string()
                     .and_then(|text| serde_json::from_str::<StatusUpdate>(&text).ok());
                 if let Some(update) = update {
-                    report(News::Status(update.status));
+                    report(News::Status(update));
                 }
             })
         };

@@ -49,14 +49,16 @@ pub fn LoginModal(on_close: Callback<()>) -> AnyView {
         stage,
         login,
         seconds_left,
+        confirm_code,
         ..
     } = flow;
 
     let instruction = move || match stage.get() {
         Stage::Loading => "正在生成二维码…".to_string(),
-        Stage::Waiting(LoginStatus::AwaitingConfirmation) => {
-            "已扫码，请在微信中回复“确认”".to_string()
-        }
+        Stage::Waiting(LoginStatus::AwaitingConfirmation) => match confirm_code.get() {
+            Some(code) => format!("已扫码，请在微信中回复“确认 {code}”"),
+            None => "已扫码，请按微信里的提示回复".to_string(),
+        },
         Stage::Waiting(_) => "请使用微信扫码，关注公众号后自动登录".to_string(),
         Stage::Completing => "扫码成功，正在登录…".to_string(),
         Stage::Expired => "二维码已过期，请点击“刷新二维码”后重新扫码".to_string(),
@@ -64,7 +66,7 @@ pub fn LoginModal(on_close: Callback<()>) -> AnyView {
     };
     let hint = move || match stage.get() {
         Stage::Waiting(LoginStatus::AwaitingConfirmation) => {
-            Some("为了你的账号安全，请确认是你本人在登录")
+            Some("为了你的账号安全，只有回复这个页面上的确认码才能登录")
         }
         Stage::Waiting(_) => Some("已关注公众号的用户，扫码后会直接登录"),
         _ => None,
@@ -161,6 +163,8 @@ struct Flow {
     stage: RwSignal<Stage>,
     login: RwSignal<Option<StartedLogin>>,
     seconds_left: RwSignal<u64>,
+    /// Confirm mode: the code the WeChat user must reply, once scanned.
+    confirm_code: RwSignal<Option<String>>,
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     user: CurrentUser,
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -177,6 +181,7 @@ impl Flow {
             stage: RwSignal::new(Stage::Loading),
             login: RwSignal::new(None),
             seconds_left: RwSignal::new(0),
+            confirm_code: RwSignal::new(None),
             user,
             close,
             #[cfg(feature = "hydrate")]
@@ -202,6 +207,7 @@ impl Flow {
     fn begin(self) {
         self.stop();
         self.stage.set(Stage::Loading);
+        self.confirm_code.set(None);
         #[cfg(feature = "hydrate")]
         leptos::task::spawn_local(async move {
             match super::client::start().await {
@@ -234,13 +240,17 @@ impl Flow {
 
         let attempt = id.clone();
         let watcher = Watcher::new(&id, move |news| match news {
-            News::Status(LoginStatus::Pending) => {}
-            News::Status(LoginStatus::AwaitingConfirmation) => self
-                .stage
-                .set(Stage::Waiting(LoginStatus::AwaitingConfirmation)),
-            News::Status(LoginStatus::Confirmed) => self.complete(attempt.clone()),
-            News::Status(LoginStatus::Expired) => self.expire(),
-            News::Status(LoginStatus::Consumed) => self.adopt_finished_login(),
+            News::Status(update) => match update.status {
+                LoginStatus::Pending => {}
+                LoginStatus::AwaitingConfirmation => {
+                    self.confirm_code.set(update.confirm_code);
+                    self.stage
+                        .set(Stage::Waiting(LoginStatus::AwaitingConfirmation));
+                }
+                LoginStatus::Confirmed => self.complete(attempt.clone()),
+                LoginStatus::Expired => self.expire(),
+                LoginStatus::Consumed => self.adopt_finished_login(),
+            },
             News::Lost(failure) => {
                 self.stop();
                 self.stage.set(Stage::Failed(failure.message));

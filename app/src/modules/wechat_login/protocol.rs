@@ -58,6 +58,21 @@ pub struct StartedLogin {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusUpdate {
     pub status: LoginStatus,
+    /// Confirm mode, only with `awaiting_confirmation`: the short code the
+    /// WeChat user must reply (确认 1234), so that a 确认 confirms this
+    /// browser's login and no other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm_code: Option<String>,
+}
+
+impl StatusUpdate {
+    /// A status with nothing more to say.
+    pub fn of(status: LoginStatus) -> Self {
+        Self {
+            status,
+            confirm_code: None,
+        }
+    }
 }
 
 /// `POST /api/login/{id}/complete` and `GET /api/me`.
@@ -73,9 +88,10 @@ pub struct ErrorBody {
     pub error: String,
     /// A plain sentence for people, Chinese first.
     pub message: String,
-    /// WeChat's errcode, when WeChat refused.
+    /// A short reference for failures the visitor cannot fix: the server's
+    /// log has the details (WeChat's errcode among them) under it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wechat_errcode: Option<i64>,
+    pub reference: Option<String>,
     /// Seconds to wait before trying again, when rate limited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
@@ -94,10 +110,24 @@ mod tests {
             (LoginStatus::Expired, "expired"),
             (LoginStatus::Consumed, "consumed"),
         ] {
-            let json = serde_json::to_string(&StatusUpdate { status }).unwrap();
+            let json = serde_json::to_string(&StatusUpdate::of(status)).unwrap();
             assert_eq!(json, format!(r#"{{"status":"{word}"}}"#));
             assert_eq!(status.as_str(), word);
         }
+    }
+
+    #[test]
+    fn a_confirm_code_is_sent_only_when_there_is_one() {
+        let update = StatusUpdate {
+            status: LoginStatus::AwaitingConfirmation,
+            confirm_code: Some("0427".into()),
+        };
+        let json = serde_json::to_string(&update).unwrap();
+        assert_eq!(
+            json,
+            r#"{"status":"awaiting_confirmation","confirm_code":"0427"}"#
+        );
+        assert_eq!(serde_json::from_str::<StatusUpdate>(&json).unwrap(), update);
     }
 
     #[test]
