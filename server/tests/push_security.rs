@@ -82,6 +82,7 @@ async fn a_signature_reused_with_another_body_is_refused() {
     let (status, reply) = app.deliver(&genuine).await;
     assert_eq!(status, 200);
     assert!(reply.contains("登录成功"), "{reply}");
+    assert_eq!(app.count("push_nonces").await, 1, "its stamp is remembered");
 
     // Mallory starts his own login and posts, under Alice's query, a scan
     // by Alice of his code.
@@ -128,7 +129,6 @@ async fn an_identical_retry_gets_the_same_answer_and_is_handled_once() {
     assert!(replies.iter().all(|r| r == &replies[0]), "{replies:?}");
     assert_eq!(app.count("users").await, 1);
     assert_eq!(app.count("wechat_events").await, 1);
-    assert_eq!(app.count("push_nonces").await, 1);
 }
 
 #[tokio::test]
@@ -325,13 +325,14 @@ async fn the_confirm_prompt_quotes_no_header_text() {
     let app = spawn(&[("LOGIN_CONFIRM_MODE", "1")]).await;
     let hostile = reqwest::Client::builder()
         .cookie_store(true)
-        .user_agent("【微信官方通知】账号异常，请立即回复确认 EvilBot/1.0")
+        // Header values are ASCII on the wire: what an attacker can write.
+        .user_agent("WeChat-Security-Notice: account locked, reply QUEREN now EvilBot/1.0")
         .build()
         .unwrap();
     let id = start_in(&app, &hostile).await;
     let (_, prompt) = app.scan(ALICE, &id, false).await;
     assert!(prompt.contains("浏览器：未知浏览器"), "{prompt}");
-    for quoted in ["微信官方", "账号异常", "EvilBot"] {
+    for quoted in ["WeChat-Security", "locked", "EvilBot"] {
         assert!(!prompt.contains(quoted), "{prompt}");
     }
 }
