@@ -19,6 +19,9 @@ cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 step "cargo test"
 cargo test
 
+step "hostile-input run (server/tests/hostile.rs; prints what it fired and that no login changed)"
+cargo test -p server --test hostile -- --ignored --nocapture
+
 step "release build (cargo leptos build --release --precompress --split)"
 cargo leptos build --release --precompress --split
 
