@@ -75,8 +75,7 @@ pub async fn throughput_run(
     let requests: Arc<Vec<Vec<u8>>> = Arc::new(
         browsers
             .iter()
-            .enumerate()
-            .map(|(i, b)| signer.scan_request(&target.host, b, i as u64))
+            .map(|b| signer.scan_request(&target.host, b))
             .collect(),
     );
     let cpu_before = cpu();

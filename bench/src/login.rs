@@ -156,8 +156,12 @@ impl Signer {
     }
 
     /// A new follower scanning `browser`'s code: `subscribe` with
-    /// `EventKey=qrscene_<id>`, signed (and encrypted in safe mode).
-    pub fn scan_request(&self, host: &str, browser: &Browser, nonce: u64) -> Vec<u8> {
+    /// `EventKey=qrscene_<id>`, signed (and encrypted in safe mode), stamped
+    /// now with a nonce of its own (the server refuses a stamp it saw with
+    /// another body).
+    pub fn scan_request(&self, host: &str, browser: &Browser) -> Vec<u8> {
+        static NONCES: AtomicU64 = AtomicU64::new(1);
+        let nonce = NONCES.fetch_add(1, Ordering::Relaxed);
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -214,7 +218,7 @@ pub async fn log_in(target: &Target, signer: &Signer) -> Result<String, String> 
         .await
         .map_err(|e| format!("cannot connect: {e}"))?;
     let scan = conn
-        .request(&signer.scan_request(&target.host, &browser, 1))
+        .request(&signer.scan_request(&target.host, &browser))
         .await
         .map_err(|e| format!("POST /wechat/callback failed: {e}"))?;
     if scan.head.status != 200 {
@@ -363,8 +367,7 @@ async fn scan_each(
 ) -> Result<Vec<Delivery>, String> {
     let requests: Vec<Vec<u8>> = browsers
         .iter()
-        .enumerate()
-        .map(|(i, b)| signer.scan_request(&target.host, b, i as u64))
+        .map(|b| signer.scan_request(&target.host, b))
         .collect();
     deliver_on_schedule(
         target.addr,

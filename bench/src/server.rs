@@ -44,19 +44,49 @@ impl Server {
             .prefix("loadtest-")
             .tempdir()
             .map_err(|e| format!("cannot make a temporary folder: {e}"))?;
-        let port = free_port()?;
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
         let db_path = dir.path().join("site.db");
         let log_path = dir.path().join("server.log");
-        let log = File::create(&log_path).map_err(|e| format!("cannot create the log: {e}"))?;
+        let mut server = Server {
+            child: None,
+            addr,
+            host: addr.to_string(),
+            db_path,
+            log_path,
+            _dir: dir,
+        };
+        server.launch(spec).await?;
+        Ok(server)
+    }
+
+    /// Starts the server again on the same database (after [`Self::crash`]),
+    /// on a new port.
+    pub async fn restart(&mut self, spec: &ServerSpec<'_>) -> Result<(), String> {
+        self.crash();
+        self.addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+        self.host = self.addr.to_string();
+        self.launch(spec).await
+    }
+
+    async fn launch(&mut self, spec: &ServerSpec<'_>) -> Result<(), String> {
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .map_err(|e| format!("cannot create the log: {e}"))?;
         let log2 = log
             .try_clone()
             .map_err(|e| format!("cannot create the log: {e}"))?;
+        let dir = self
+            .db_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
 
         let mut command = Command::new(spec.binary);
         // Run in the temporary folder so that no `.env` of the project is read.
         command
-            .current_dir(dir.path())
+            .current_dir(&dir)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2);
@@ -74,12 +104,15 @@ impl Server {
             }
         }
         command
-            .env("LEPTOS_SITE_ADDR", addr.to_string())
+            .env("LEPTOS_SITE_ADDR", self.addr.to_string())
             .env("LEPTOS_SITE_ROOT", spec.site_root)
             // cargo-leptos compiles this name in; a plain `cargo build` does not.
             .env("LEPTOS_OUTPUT_NAME", "site")
             .env("LEPTOS_ENV", "PROD")
-            .env("DATABASE_URL", format!("sqlite://{}", db_path.display()))
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}", self.db_path.display()),
+            )
             .env("THEME_DIR", spec.theme_dir)
             .env("WECHAT_SANDBOX", "1")
             .env("WECHAT_APPID", APPID)
@@ -93,19 +126,12 @@ impl Server {
         for (name, value) in spec.env {
             command.env(name, value);
         }
-        let child = command
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", spec.binary.display()))?;
-        let mut server = Server {
-            child: Some(child),
-            addr,
-            host: addr.to_string(),
-            db_path,
-            log_path,
-            _dir: dir,
-        };
-        server.wait_healthy().await?;
-        Ok(server)
+        self.child = Some(
+            command
+                .spawn()
+                .map_err(|e| format!("cannot start {}: {e}", spec.binary.display()))?,
+        );
+        self.wait_healthy().await
     }
 
     async fn wait_healthy(&mut self) -> Result<(), String> {
