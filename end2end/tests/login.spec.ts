@@ -133,7 +133,7 @@ test("an expired code offers a refresh, and scanning it does not log in", async 
   }
 });
 
-test("confirm mode: the scan asks for 确认 and only that logs in", async ({ page }) => {
+test("confirm mode: the dialog shows a code, and only 确认 with that code logs in", async ({ page }) => {
   const server = await startServer({ LOGIN_CONFIRM_MODE: "1" });
   try {
     await page.goto(server.url + "/");
@@ -141,18 +141,22 @@ test("confirm mode: the scan asks for 确认 and only that logs in", async ({ pa
     const openid = await newUser(server.url);
     const prompt = await scan(server.url, login.qr_url, openid);
     expect(prompt.reply?.content).toContain("127.0.0.1");
-    expect(prompt.reply?.content).toContain("回复“确认”");
-    await expect(page.getByTestId("login-status")).toHaveText("已扫码，请在微信中回复“确认”");
+    expect(prompt.reply?.content).toContain("回复“确认”和那个网页上显示的 4 位确认码");
+    const status = page.getByTestId("login-status");
+    await expect(status).toHaveText(/^已扫码，请在微信中回复“确认 \d{4}”$/);
+    const code = ((await status.textContent()) ?? "").match(/\d{4}/)?.[0] ?? "";
 
     // Someone else scanning the same code cannot take it over…
     const stranger = await newUser(server.url);
     expect((await scan(server.url, login.qr_url, stranger)).reply?.content).toContain("其他微信");
-    // …nor confirm it.
-    expect((await say(server.url, stranger, "确认")).reply?.content).toContain("没有需要确认");
+    // …nor confirm it, even with the code.
+    expect((await say(server.url, stranger, `确认 ${code}`)).reply?.content).toContain("没有需要确认");
+    // A bare 确认 confirms nothing: it asks for the code.
+    expect((await say(server.url, openid, "确认")).reply?.content).toContain("确认码");
     await page.waitForTimeout(300);
     await expect(page.getByTestId("login-modal")).toBeVisible();
 
-    const confirmed = await say(server.url, openid, "确认");
+    const confirmed = await say(server.url, openid, `确认 ${code}`);
     expect(confirmed.reply?.content).toContain("登录成功");
     await expectLoggedIn(page);
   } finally {

@@ -90,9 +90,10 @@ async fn receive(
     };
     let pushed = match tokio::time::timeout(DEADLINE, state.writer.push(push)).await {
         Ok(Ok(pushed)) => pushed,
-        // Nothing was stored (a job given up on is dropped unwritten):
-        // answering with an error makes WeChat retry (3 tries in all)
-        // instead of losing the scan.
+        // Answering with an error makes WeChat retry (3 tries in all)
+        // instead of losing the scan. A job the writer had not begun when
+        // we gave up is dropped unwritten; one it was writing is committed,
+        // and the retry then gets its recorded reply (the dedup key).
         Ok(Err(err)) => return unavailable(&err),
         Err(_) => return unavailable(&"not written within the deadline"),
     };

@@ -24,8 +24,8 @@
 //! the clean-up comes as chunks of a few hundred rows, each one job among
 //! the others; the connection waits at most [`BUSY_TIMEOUT`] for another
 //! program's write lock; a job whose requester stopped waiting (the callback
-//! answered "try again" at its deadline) is dropped unwritten, so a push is
-//! never committed after WeChat was told it failed.
+//! answered "try again" at its deadline) is dropped unwritten if the writer
+//! has not begun it, which spares an overloaded writer work nobody awaits.
 
 use std::{path::Path, sync::Arc, time::Duration};
 
