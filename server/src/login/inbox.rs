@@ -191,9 +191,10 @@ fn scan(
 }
 
 /// A 确认 (with or without a code) from `openid`. Only an attempt whose
-/// code matches is confirmed: with several waiting, a bare 确认 must not
-/// pick one (one of them may be a hijacker's QR code the user was tricked
-/// into scanning), so it is answered with a request for the code.
+/// code matches is confirmed. A bare 确认 confirms none, even with a single
+/// attempt waiting: that one may be a hijacker's QR code the user was
+/// tricked into scanning, and only the code, read on the page that is
+/// logging in, says which login the user means.
 fn confirm(
     rules: &Rules,
     db: &Connection,
