@@ -5,7 +5,8 @@
 mod api;
 mod callback;
 pub mod cleanup;
-mod client;
+pub mod client;
+mod cookies;
 mod error;
 pub mod hub;
 pub mod inbox;
@@ -16,6 +17,7 @@ mod replies;
 mod secrets;
 mod session;
 pub mod store;
+pub mod streams;
 pub mod writer;
 mod writes;
 
@@ -28,6 +30,11 @@ use crate::state::AppState;
 /// The browser routes (which need the session layer) and the WeChat callback.
 pub fn browser_routes() -> Router<AppState> {
     api::routes()
+}
+
+/// The login event stream: a browser route that stays open.
+pub fn stream_routes() -> Router<AppState> {
+    api::stream_routes()
 }
 
 pub fn wechat_routes() -> Router<AppState> {

@@ -20,7 +20,7 @@ fn offline() -> Failure {
     ErrorBody {
         error: "network".into(),
         message: "网络连接失败，请检查网络后重试。".into(),
-        wechat_errcode: None,
+        reference: None,
         retry_after: None,
     }
 }
@@ -38,7 +38,7 @@ async fn read<T: DeserializeOwned>(
             .unwrap_or_else(|_| ErrorBody {
                 error: "server_error".into(),
                 message: "服务器暂时无法处理请求，请稍后重试。".into(),
-                wechat_errcode: None,
+                reference: None,
                 retry_after: None,
             }))
     }

@@ -73,9 +73,10 @@ pub struct ErrorBody {
     pub error: String,
     /// A plain sentence for people, Chinese first.
     pub message: String,
-    /// WeChat's errcode, when WeChat refused.
+    /// A short id of a server-side failure, also in the message: the
+    /// operator finds the details (WeChat's errcode…) in the log under it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wechat_errcode: Option<i64>,
+    pub reference: Option<String>,
     /// Seconds to wait before trying again, when rate limited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
