@@ -476,6 +476,23 @@ async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
     let read = tokio::time::timeout(Duration::from_secs(5), socket.read_to_end(&mut buffer)).await;
     assert!(read.is_ok(), "an idle connection was kept past the timeout");
     assert!(String::from_utf8_lossy(&buffer).starts_with("HTTP/1.1 200"));
+
+    // A connection busy with an event stream is not idle: it lives on.
+    let (id, binding) = start_bare(&app, &[]).await;
+    let stream = open_stream(&app, &id, &binding, None).await;
+    assert_eq!(stream.status(), 200);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.scan(ALICE, &id, false).await;
+    let mut events = stream.bytes_stream();
+    let mut seen = String::new();
+    let heard = tokio::time::timeout(Duration::from_secs(5), async {
+        while !seen.contains("confirmed") {
+            let chunk = events.next().await.unwrap().unwrap();
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    assert!(heard.is_ok(), "the stream was cut: {seen}");
 }
 
 #[tokio::test]
