@@ -5,7 +5,7 @@
 mod api;
 mod callback;
 pub mod cleanup;
-pub mod client;
+mod client;
 mod cookies;
 mod error;
 pub mod hub;
