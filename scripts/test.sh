@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, lints (server and wasm), unit and integration
-# tests, then the browser tests in Chromium against a release build.
+# tests, the hostile-input run, then the browser tests in Chromium against a
+# release build.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 "$ROOT/scripts/setup.sh"
@@ -21,6 +22,9 @@ cargo test
 
 step "hostile-input run (server/tests/hostile.rs; prints what it fired and that no login changed)"
 cargo test -p server --test hostile -- --ignored --nocapture
+
+step "hostile-input run (browser side)"
+cargo test -p server --test hostile_web -- --ignored --nocapture
 
 step "release build (cargo leptos build --release --precompress --split)"
 cargo leptos build --release --precompress --split

@@ -66,7 +66,17 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=|| view! { <ThemePage slug="index".into() /> } />
                     <Route path=path!("/:slug") view=SlugPage />
-                    <Route path=path!("/sandbox/wechat/phone") view=crate::sandbox::PhonePage />
+                    // Only in sandbox mode: with a real 服务号 it is a 404 like any unknown page.
+                    <Route
+                        path=path!("/sandbox/wechat/phone")
+                        view=move || {
+                            if sandbox {
+                                view! { <crate::sandbox::PhonePage /> }.into_any()
+                            } else {
+                                view! { <NotFound /> }.into_any()
+                            }
+                        }
+                    />
                 </Routes>
             </main>
             <footer class="site-footer">

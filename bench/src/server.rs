@@ -117,8 +117,12 @@ impl Server {
             .env("WECHAT_SANDBOX", "1")
             .env("WECHAT_APPID", APPID)
             .env("WECHAT_TOKEN", TOKEN)
-            // All of the tool's browsers share one address: lift the limit.
+            // All of the tool's browsers share one address: lift the limits
+            // (the server-wide stream cap then follows the open-files limit).
             .env("LOGIN_START_PER_MINUTE", "0")
+            .env("LOGIN_START_SITE_PER_MINUTE", "0")
+            .env("LOGIN_STREAMS_PER_ADDRESS", "0")
+            .env("LOGIN_STREAMS_MAX", "0")
             .env("RUST_LOG", "warn");
         if spec.aes {
             command.env("WECHAT_ENCODING_AES_KEY", AES_KEY);

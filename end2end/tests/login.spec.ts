@@ -38,10 +38,19 @@ test.describe("plain mode", () => {
       await page.getByTestId("user-menu-button").click();
       await expect(page.getByTestId("logout-button")).toBeVisible({ timeout: 500 });
     }).toPass();
+    // Keep a copy of the session cookie: logging out must end the session
+    // on the server, not only make the browser forget it.
+    const session = (await page.context().cookies()).find((c) => c.name === "session");
+    expect(session).toBeDefined();
+    const replay = () =>
+      fetch(`${server.url}/api/me`, { headers: { cookie: `session=${session!.value}` } }).then((r) => r.status);
+    expect(await replay()).toBe(200);
+
     await page.getByTestId("logout-button").click();
     await expect(page.getByTestId("login-button")).toBeVisible();
     await page.reload();
     await expect(page.getByTestId("login-button")).toBeVisible();
+    expect(await replay()).toBe(401);
   });
 
   test("an already-following user just scans (SCAN)", async ({ page }) => {

@@ -33,14 +33,28 @@ pub struct Config {
     /// `TRUST_PROXY_HEADERS`: take the client address and scheme from
     /// `X-Forwarded-For` / `X-Forwarded-Proto` (only behind a proxy you run).
     pub trust_proxy_headers: bool,
+    pub http: HttpConfig,
     pub wechat: WechatConfig,
     pub login: LoginConfig,
 }
 
+/// How long the server waits for a client.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// `HTTP_HEADER_TIMEOUT_SECONDS`: a connection that has not sent a whole
+    /// request head by then (or sits idle between requests that long) is
+    /// closed, so slow or silent clients cannot hold connections.
+    pub header_read_timeout: Duration,
+    /// `HTTP_REQUEST_TIMEOUT_SECONDS`: every route but the event streams
+    /// answers within this, or with 408.
+    pub request_timeout: Duration,
+}
+
 #[derive(Clone, Debug)]
 pub struct WechatConfig {
-    /// The built-in WeChat stand-in answers instead of WeChat: no AppID set,
-    /// or `WECHAT_SANDBOX=1`.
+    /// `WECHAT_SANDBOX=1`: the built-in WeChat stand-in answers instead of
+    /// WeChat. Never on by itself: a server that lost its credentials
+    /// refuses to start rather than open the sandbox's doors.
     pub sandbox: bool,
     /// `WECHAT_APPID`; generated in sandbox mode.
     pub appid: String,
@@ -51,6 +65,10 @@ pub struct WechatConfig {
     pub token: SecretString,
     /// `WECHAT_ENCODING_AES_KEY`: set → safe and compatible mode accepted.
     pub encoding_aes_key: Option<SecretString>,
+    /// `WECHAT_ALLOW_PLAIN_MODE=1`: a real 服务号 may run without an AES key
+    /// (plain mode, whose signature does not cover the body). Off, a real
+    /// 服务号 without a key refuses to start.
+    pub allow_plain_mode: bool,
     /// `WECHAT_API_BASE`; `None` in sandbox mode, where the site's own
     /// `/sandbox/wechat` is used once the server knows its address.
     pub api_base: Option<String>,
@@ -64,12 +82,30 @@ pub struct LoginConfig {
     pub session_ttl: Duration,
     /// `LOGIN_CONFIRM_MODE`: a scan must be confirmed by replying 确认.
     pub confirm_mode: bool,
-    /// `LOGIN_START_PER_MINUTE`: QR codes one client address may request per
-    /// minute; 0 lifts the limit.
+    /// `LOGIN_START_PER_MINUTE`: QR codes one client address (an IPv6 /64)
+    /// may request per minute; 0 lifts the limit.
     pub start_per_minute: u32,
+    /// `LOGIN_START_SITE_PER_MINUTE`: QR codes the whole site may request per
+    /// minute, whoever asks: it keeps WeChat's daily quota for
+    /// `qrcode/create` from running out; 0 lifts the limit.
+    pub start_site_per_minute: u32,
+    /// `LOGIN_STREAMS_PER_ATTEMPT`: event streams open at once for one login
+    /// attempt.
+    pub streams_per_attempt: u32,
+    /// `LOGIN_STREAMS_PER_ADDRESS`: event streams open at once from one
+    /// client address (an IPv6 /64); 0 lifts the limit.
+    pub streams_per_address: u32,
+    /// `LOGIN_STREAMS_MAX`: event streams open at once on the whole server,
+    /// so that waiting browsers cannot take every file descriptor the
+    /// WeChat callback needs; lowered at start to what the open-files limit
+    /// allows; 0: just that.
+    pub streams_max: u32,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/site.db";
+/// WeChat allows a verified 服务号 100 000 `qrcode/create` calls a day; 60
+/// a minute all day long is 86 400.
+pub const DEFAULT_START_SITE_PER_MINUTE: u64 = 60;
 pub const DEFAULT_WECHAT_API_BASE: &str = "https://api.weixin.qq.com";
 
 impl Config {
@@ -100,6 +136,20 @@ impl Config {
             database_url,
             theme_dir: get("THEME_DIR").unwrap_or_else(|| "theme".into()).into(),
             trust_proxy_headers: flag(&get, "TRUST_PROXY_HEADERS", false)?,
+            http: HttpConfig {
+                header_read_timeout: Duration::from_secs(number(
+                    &get,
+                    "HTTP_HEADER_TIMEOUT_SECONDS",
+                    10,
+                    1..=300,
+                )?),
+                request_timeout: Duration::from_secs(number(
+                    &get,
+                    "HTTP_REQUEST_TIMEOUT_SECONDS",
+                    30,
+                    1..=3_600,
+                )?),
+            },
             wechat: wechat_config(&get)?,
             login: LoginConfig {
                 expiry: Duration::from_secs(number(&get, "LOGIN_EXPIRY_SECONDS", 300, 5..=86_400)?),
@@ -108,6 +158,16 @@ impl Config {
                 ),
                 confirm_mode: flag(&get, "LOGIN_CONFIRM_MODE", false)?,
                 start_per_minute: number(&get, "LOGIN_START_PER_MINUTE", 10, 0..=1_000_000)? as u32,
+                start_site_per_minute: number(
+                    &get,
+                    "LOGIN_START_SITE_PER_MINUTE",
+                    DEFAULT_START_SITE_PER_MINUTE,
+                    0..=1_000_000,
+                )? as u32,
+                streams_per_attempt: number(&get, "LOGIN_STREAMS_PER_ATTEMPT", 4, 1..=100)? as u32,
+                streams_per_address: number(&get, "LOGIN_STREAMS_PER_ADDRESS", 32, 0..=1_000_000)?
+                    as u32,
+                streams_max: number(&get, "LOGIN_STREAMS_MAX", 10_000, 0..=1_000_000)? as u32,
             },
         })
     }
@@ -131,23 +191,37 @@ fn leptos_options(get: &impl Fn(&str) -> Option<String>) -> Result<LeptosOptions
 fn wechat_config(get: &impl Fn(&str) -> Option<String>) -> Result<WechatConfig, ConfigError> {
     let appid = get("WECHAT_APPID");
     let secret = get("WECHAT_APPSECRET");
-    let forced_sandbox = flag(get, "WECHAT_SANDBOX", false)?;
 
-    let (sandbox, secret) = match (&appid, secret, forced_sandbox) {
-        (Some(_), Some(_), true) => {
+    let sandbox = flag(get, "WECHAT_SANDBOX", false)?;
+
+    let secret = match (&appid, secret, sandbox) {
+        (_, Some(_), true) => return Err(invalid(
+            "WECHAT_SANDBOX",
+            "the sandbox cannot run while a real WECHAT_APPSECRET is set; unset one or the other",
+        )),
+        (Some(_), Some(secret), false) => secret,
+        (None, Some(_), false) => {
             return Err(invalid(
-                "WECHAT_SANDBOX",
-                "the sandbox cannot run while real credentials (WECHAT_APPID, WECHAT_APPSECRET) are set; unset one or the other",
+                "WECHAT_APPID",
+                "required when WECHAT_APPSECRET is set",
             ))
         }
-        (Some(_), Some(secret), false) => (false, secret),
         (Some(_), None, false) => {
-            return Err(invalid("WECHAT_APPSECRET", "required when WECHAT_APPID is set"))
+            return Err(invalid(
+                "WECHAT_APPSECRET",
+                "required when WECHAT_APPID is set",
+            ))
         }
-        (None, Some(_), _) => {
-            return Err(invalid("WECHAT_APPID", "required when WECHAT_APPSECRET is set"))
+        (None, None, false) => {
+            return Err(invalid(
+                "WECHAT_APPID or WECHAT_SANDBOX",
+                "neither is set. Either run with a real 服务号: set WECHAT_APPID, \
+                 WECHAT_APPSECRET, WECHAT_TOKEN and WECHAT_ENCODING_AES_KEY; or, to try the site \
+                 without WeChat, set WECHAT_SANDBOX=1 (a simulated WeChat that logs anyone in: \
+                 never in production)",
+            ))
         }
-        (_, None, _) => (true, random_text(32)),
+        (_, None, true) => random_text(32),
     };
 
     if let Some(appid) = &appid {
@@ -197,6 +271,26 @@ fn wechat_config(get: &impl Fn(&str) -> Option<String>) -> Result<WechatConfig, 
         None => None,
     };
 
+    let allow_plain_mode = flag(get, "WECHAT_ALLOW_PLAIN_MODE", false)?;
+    match (&encoding_aes_key, allow_plain_mode, sandbox) {
+        (Some(_), true, _) => {
+            return Err(invalid(
+                "WECHAT_ALLOW_PLAIN_MODE",
+                "cannot be on while WECHAT_ENCODING_AES_KEY is set: with a key only encrypted \
+                 pushes are accepted; unset one or the other",
+            ))
+        }
+        (None, false, false) => {
+            return Err(invalid(
+                "WECHAT_ENCODING_AES_KEY",
+                "required with a real 服务号: set the EncodingAESKey of the WeChat console \
+                 (safe or compatible mode). Plain mode, whose signature does not cover what \
+                 WeChat pushes, runs only when asked for with WECHAT_ALLOW_PLAIN_MODE=1",
+            ))
+        }
+        _ => {}
+    }
+
     let api_base = match get("WECHAT_API_BASE") {
         Some(base) if sandbox => {
             return Err(invalid(
@@ -220,8 +314,42 @@ fn wechat_config(get: &impl Fn(&str) -> Option<String>) -> Result<WechatConfig, 
         appid: appid.unwrap_or_else(|| format!("wx{}", random_text(16).to_lowercase())),
         token: SecretString::from(token),
         encoding_aes_key,
+        allow_plain_mode,
         api_base,
     })
+}
+
+impl WechatConfig {
+    /// What the start-up log says about the mode, and whether it is a
+    /// warning: one line an operator can check.
+    pub fn mode(&self) -> (bool, String) {
+        if self.sandbox {
+            return (
+                true,
+                "WeChat: SANDBOX mode (WECHAT_SANDBOX=1): a simulated WeChat logs anyone in as \
+                 anyone; never run it in production"
+                    .into(),
+            );
+        }
+        match &self.encoding_aes_key {
+            Some(_) => (
+                false,
+                format!(
+                    "WeChat: real 服务号 {}, encrypted pushes only (safe or compatible mode)",
+                    self.appid
+                ),
+            ),
+            None => (
+                true,
+                format!(
+                    "WeChat: real 服务号 {} in PLAIN mode (WECHAT_ALLOW_PLAIN_MODE=1): pushes are \
+                     not encrypted and their signature does not cover the body; set \
+                     WECHAT_ENCODING_AES_KEY to turn on safe mode",
+                    self.appid
+                ),
+            ),
+        }
+    }
 }
 
 fn flag(
@@ -280,8 +408,11 @@ mod tests {
     use std::collections::HashMap;
 
     const FAKE_APPID: &str = "wx0000000000000000";
+    const FAKE_SECRET: &str = "fake-secret-for-tests";
+    const FAKE_AES_KEY: &str = "FakeAesKeyForTestsOnly000000000000000000000";
 
-    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    /// Exactly these settings.
+    fn raw_config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -289,8 +420,26 @@ mod tests {
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
+    /// These settings in sandbox mode (unless they say otherwise).
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut all = vec![("WECHAT_SANDBOX", "1")];
+        all.extend_from_slice(vars);
+        raw_config(&all)
+    }
+
+    /// A real 服务号's settings (fake values), plus `vars`.
+    fn real(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut all = vec![
+            ("WECHAT_APPID", FAKE_APPID),
+            ("WECHAT_APPSECRET", FAKE_SECRET),
+            ("WECHAT_TOKEN", "faketoken123"),
+        ];
+        all.extend_from_slice(vars);
+        raw_config(&all)
+    }
+
     #[test]
-    fn defaults_are_sandbox_sqlite_and_five_minutes() {
+    fn defaults_are_sqlite_five_minutes_and_bounded() {
         let config = config(&[]).unwrap();
         assert!(config.wechat.sandbox);
         assert_eq!(config.database_url, "sqlite://data/site.db");
@@ -299,6 +448,12 @@ mod tests {
         assert_eq!(config.login.session_ttl, Duration::from_secs(30 * 86_400));
         assert!(!config.login.confirm_mode);
         assert_eq!(config.login.start_per_minute, 10);
+        assert_eq!(config.login.start_site_per_minute, 60);
+        assert_eq!(config.login.streams_per_attempt, 4);
+        assert_eq!(config.login.streams_per_address, 32);
+        assert_eq!(config.login.streams_max, 10_000);
+        assert_eq!(config.http.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(config.http.request_timeout, Duration::from_secs(30));
         assert!(config.wechat.api_base.is_none());
         assert!(config.wechat.encoding_aes_key.is_none());
         assert_eq!(config.wechat.token.expose_secret().len(), 32);
@@ -306,40 +461,98 @@ mod tests {
     }
 
     #[test]
-    fn real_credentials_turn_the_sandbox_off() {
-        let config = config(&[
-            ("WECHAT_APPID", FAKE_APPID),
-            ("WECHAT_APPSECRET", "fake-secret-for-tests"),
-            ("WECHAT_TOKEN", "faketoken123"),
-        ])
-        .unwrap();
+    fn without_credentials_or_sandbox_the_start_is_refused_with_both_ways_out() {
+        for vars in [
+            vec![],
+            vec![("WECHAT_SANDBOX", "0")],
+            vec![("WECHAT_TOKEN", "faketoken123")],
+        ] {
+            let err = raw_config(&vars).unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.contains("WECHAT_SANDBOX=1") && text.contains("WECHAT_APPID"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn real_credentials_run_the_real_account() {
+        let config = real(&[("WECHAT_ENCODING_AES_KEY", FAKE_AES_KEY)]).unwrap();
         assert!(!config.wechat.sandbox);
         assert_eq!(
             config.wechat.api_base.as_deref(),
             Some(DEFAULT_WECHAT_API_BASE)
         );
+        let (warn, line) = config.wechat.mode();
+        assert!(!warn && line.contains("encrypted"), "{line}");
+        assert!(line.contains(FAKE_APPID));
+    }
+
+    #[test]
+    fn plain_mode_is_an_explicit_opt_in_and_warned_about() {
+        assert_eq!(real(&[]).unwrap_err().name, "WECHAT_ENCODING_AES_KEY");
+        let err = real(&[("WECHAT_ALLOW_PLAIN_MODE", "0")]).unwrap_err();
+        assert!(
+            err.to_string().contains("WECHAT_ALLOW_PLAIN_MODE=1"),
+            "{err}"
+        );
+        let config = real(&[("WECHAT_ALLOW_PLAIN_MODE", "1")]).unwrap();
+        assert!(config.wechat.encoding_aes_key.is_none());
+        let (warn, line) = config.wechat.mode();
+        assert!(warn && line.contains("PLAIN"), "{line}");
+        // Both at once contradict each other.
+        let err = real(&[
+            ("WECHAT_ALLOW_PLAIN_MODE", "1"),
+            ("WECHAT_ENCODING_AES_KEY", FAKE_AES_KEY),
+        ])
+        .unwrap_err();
+        assert_eq!(err.name, "WECHAT_ALLOW_PLAIN_MODE");
+    }
+
+    #[test]
+    fn the_sandbox_runs_only_when_asked_and_says_so() {
+        let sandbox = config(&[]).unwrap();
+        let (warn, line) = sandbox.wechat.mode();
+        assert!(warn && line.contains("SANDBOX"), "{line}");
+        // An AppID alone is not a credential: the sandbox may use it.
+        let with_appid = config(&[("WECHAT_APPID", FAKE_APPID)]).unwrap();
+        assert!(with_appid.wechat.sandbox);
+        assert_eq!(with_appid.wechat.appid, FAKE_APPID);
     }
 
     #[test]
     fn the_sandbox_is_refused_with_real_credentials() {
-        let err = config(&[
-            ("WECHAT_APPID", FAKE_APPID),
-            ("WECHAT_APPSECRET", "fake-secret-for-tests"),
-            ("WECHAT_SANDBOX", "1"),
-        ])
-        .unwrap_err();
-        assert_eq!(err.name, "WECHAT_SANDBOX");
+        for vars in [
+            vec![("WECHAT_APPSECRET", FAKE_SECRET)],
+            vec![
+                ("WECHAT_APPID", FAKE_APPID),
+                ("WECHAT_APPSECRET", FAKE_SECRET),
+            ],
+        ] {
+            let err = config(&vars).unwrap_err();
+            assert_eq!(err.name, "WECHAT_SANDBOX");
+            assert!(!err.to_string().contains(FAKE_SECRET));
+        }
     }
 
     #[test]
     fn an_appid_needs_its_secret_and_token() {
         assert_eq!(
-            config(&[("WECHAT_APPID", FAKE_APPID)]).unwrap_err().name,
+            raw_config(&[("WECHAT_APPID", FAKE_APPID)])
+                .unwrap_err()
+                .name,
             "WECHAT_APPSECRET"
         );
-        let err = config(&[
+        assert_eq!(
+            raw_config(&[("WECHAT_APPSECRET", FAKE_SECRET)])
+                .unwrap_err()
+                .name,
+            "WECHAT_APPID"
+        );
+        let err = raw_config(&[
             ("WECHAT_APPID", FAKE_APPID),
-            ("WECHAT_APPSECRET", "fake-secret-for-tests"),
+            ("WECHAT_APPSECRET", FAKE_SECRET),
         ])
         .unwrap_err();
         assert_eq!(err.name, "WECHAT_TOKEN");
@@ -352,8 +565,14 @@ mod tests {
             ("LOGIN_EXPIRY_SECONDS", "1"),
             ("SESSION_DAYS", "0"),
             ("LOGIN_CONFIRM_MODE", "maybe"),
+            ("LOGIN_STREAMS_PER_ATTEMPT", "0"),
+            ("LOGIN_STREAMS_PER_ADDRESS", "many"),
+            ("LOGIN_START_SITE_PER_MINUTE", "-1"),
+            ("HTTP_HEADER_TIMEOUT_SECONDS", "0"),
+            ("HTTP_REQUEST_TIMEOUT_SECONDS", "forever"),
             ("WECHAT_ENCODING_AES_KEY", "short"),
             ("WECHAT_TOKEN", "has space"),
+            ("WECHAT_SANDBOX", "perhaps"),
             ("DATABASE_URL", "postgres://localhost/site"),
             ("WECHAT_API_BASE", "https://example.com"),
         ] {
@@ -377,6 +596,12 @@ mod tests {
             ("LOGIN_EXPIRY_SECONDS", "60"),
             ("LOGIN_CONFIRM_MODE", "on"),
             ("LOGIN_START_PER_MINUTE", "0"),
+            ("LOGIN_START_SITE_PER_MINUTE", "5"),
+            ("LOGIN_STREAMS_PER_ATTEMPT", "2"),
+            ("LOGIN_STREAMS_PER_ADDRESS", "0"),
+            ("LOGIN_STREAMS_MAX", "7"),
+            ("HTTP_HEADER_TIMEOUT_SECONDS", "3"),
+            ("HTTP_REQUEST_TIMEOUT_SECONDS", "4"),
             ("WECHAT_ENCODING_AES_KEY", &"k".repeat(43)),
             ("WECHAT_TOKEN", "faketoken123"),
         ])
@@ -384,6 +609,12 @@ mod tests {
         assert_eq!(config.login.expiry, Duration::from_secs(60));
         assert!(config.login.confirm_mode);
         assert_eq!(config.login.start_per_minute, 0);
+        assert_eq!(config.login.start_site_per_minute, 5);
+        assert_eq!(config.login.streams_per_attempt, 2);
+        assert_eq!(config.login.streams_per_address, 0);
+        assert_eq!(config.login.streams_max, 7);
+        assert_eq!(config.http.header_read_timeout, Duration::from_secs(3));
+        assert_eq!(config.http.request_timeout, Duration::from_secs(4));
         assert!(config.wechat.encoding_aes_key.is_some());
         assert_eq!(config.wechat.token.expose_secret(), "faketoken123");
     }

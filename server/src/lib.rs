@@ -3,11 +3,14 @@
 
 pub mod clock;
 pub mod config;
+pub mod cross_site;
 pub mod db;
 pub mod health;
 pub mod login;
 pub mod page_cache;
 pub mod sandbox;
+pub mod security_headers;
+pub mod serve;
 pub mod startup;
 pub mod state;
 pub mod static_files;

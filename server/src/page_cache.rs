@@ -14,8 +14,10 @@
 //! no `Set-Cookie`, no `Cache-Control: no-store / private / no-cache` (how a
 //! module that must never be shared opts out).
 //!
-//! The page's script nonce repeats within the second. The site sends no
-//! Content-Security-Policy; one based on nonces would need this cache off.
+//! A kept page is served with the headers it was rendered with, its
+//! Content-Security-Policy included: the nonce in the header is the one on
+//! the page's scripts (see `security_headers` for why sharing it for a
+//! second is sound).
 
 use std::{
     collections::{HashMap, HashSet},

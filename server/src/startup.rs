@@ -1,34 +1,36 @@
 //! Builds the application from its configuration and runs it.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use app::{shell, App};
 use axum::{
     body::Body,
     extract::{Request, State},
-    http::{header, HeaderValue},
+    http::StatusCode,
     response::Response,
-    serve::ListenerExt,
     Router,
 };
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::{net::TcpListener, sync::watch};
-use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::{
     config::{Config, ConfigError},
+    cross_site,
     db::{self, DbError},
     health,
     login::{
         self,
         hub::{LoginHub, MemoryHub},
         inbox::Rules,
-        rate_limit::RateLimiter,
+        rate_limit::StartLimits,
+        streams::StreamLimits,
         writer::{self, WriteError, Writer},
     },
     page_cache::{self, PageCache},
     sandbox::{self, Sandbox, SandboxConfig},
+    security_headers, serve,
     state::{AppState, Shared, Shutdown},
     static_files::{self, StaticFiles},
     wechat_link::{local_url, LinkError, WechatLink},
@@ -67,10 +69,16 @@ pub struct Application {
     router: Router,
     stop: watch::Sender<bool>,
     writer: Arc<Writer>,
+    header_read_timeout: Duration,
 }
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        // One line that says which WeChat runs, before anything else.
+        match config.wechat.mode() {
+            (true, line) => tracing::warn!("{line}"),
+            (false, line) => tracing::info!("{line}"),
+        }
         let mut theme = app::theme::load::load(&config.theme_dir)?;
         theme.layout.sandbox = config.wechat.sandbox;
 
@@ -124,10 +132,19 @@ impl Application {
             },
         )?);
         login::cleanup::spawn(writer.clone(), shutdown.clone());
+        let login = &config.login;
         let state = AppState::new(Shared {
             hub,
             writer: writer.clone(),
-            start_limiter: Arc::new(RateLimiter::new(config.login.start_per_minute)),
+            start_limits: Arc::new(StartLimits::new(
+                login.start_per_minute,
+                login.start_site_per_minute,
+            )),
+            stream_limits: Arc::new(StreamLimits::new(
+                login.streams_per_attempt,
+                login.streams_per_address,
+                streams_within_file_limit(login.streams_max),
+            )),
             wechat: Arc::new(wechat),
             leptos: config.leptos.clone(),
             config: Arc::new(config),
@@ -135,6 +152,7 @@ impl Application {
             theme: Arc::new(theme),
             shutdown,
         });
+        let header_read_timeout = state.config.http.header_read_timeout;
         let router = router(state, Arc::new(static_files), sandbox.map(Arc::new));
         Ok(Self {
             listener,
@@ -142,6 +160,7 @@ impl Application {
             router,
             stop,
             writer,
+            header_read_timeout,
         })
     }
 
@@ -166,28 +185,46 @@ impl Application {
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let stop = self.stop;
-        let listener = self.listener.tap_io(|stream| {
-            // Without it, small responses wait for the client's delayed ACK
-            // (Nagle's algorithm): ~40 ms per static file.
-            if let Err(err) = stream.set_nodelay(true) {
-                tracing::debug!("cannot set TCP_NODELAY: {err}");
-            }
-        });
-        axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
+        serve::serve(
+            self.listener,
+            self.router,
+            self.header_read_timeout,
+            signal,
+            move || {
+                // Event streams and background tasks end now.
+                let _ = stop.send(true);
+            },
         )
-        .with_graceful_shutdown(async move {
-            signal.await;
-            tracing::info!("stopping: finishing open requests");
-            let _ = stop.send(true);
-        })
         .await?;
         // Whatever is still queued is written before the process ends.
         self.writer.stop().await;
         Ok(())
     }
+}
+
+/// File descriptors kept for everything but event streams: the WeChat
+/// callback, pages, the database, the logs.
+const FDS_KEPT_FREE: u64 = 512;
+
+/// `LOGIN_STREAMS_MAX`, lowered if needed so that open event streams always
+/// leave [`FDS_KEPT_FREE`] file descriptors. The soft limit is first raised
+/// to the hard one (what Go's runtime does for every server too).
+fn streams_within_file_limit(configured: u32) -> u32 {
+    let Ok(limit) = rlimit::increase_nofile_limit(u64::MAX) else {
+        return configured;
+    };
+    let fits = u32::try_from(limit.saturating_sub(FDS_KEPT_FREE).max(1)).unwrap_or(u32::MAX);
+    if configured == 0 {
+        return fits;
+    }
+    if configured > fits {
+        tracing::warn!(
+            file_limit = limit,
+            "LOGIN_STREAMS_MAX lowered to {fits} so that event streams leave file descriptors for the WeChat callback"
+        );
+        return fits;
+    }
+    configured
 }
 
 /// One router per area, merged here.
@@ -197,46 +234,67 @@ fn router(
     sandbox: Option<Arc<Sandbox>>,
 ) -> Router {
     let theme = state.theme.clone();
-    let context = move || provide_context(theme.clone());
+    let context = move || {
+        provide_context(theme.clone());
+        security_headers::page_policy();
+    };
     let leptos = state.leptos.clone();
     let app = move || shell(leptos.clone());
+
+    // In real mode the sandbox's pages do not exist (the app renders its
+    // 404 there too).
+    let sandbox_on = sandbox.is_some();
+    let routes = generate_route_list(App)
+        .into_iter()
+        .filter(|route| sandbox_on || !route.path().starts_with(sandbox::MOUNT_PATH))
+        .collect();
 
     // Anonymous visitors share a theme page rendered within the last second.
     let page_cache = Arc::new(PageCache::new(state.theme.pages.keys().map(String::as_str)));
     let pages = Router::new()
-        .leptos_routes_with_context(
-            &state,
-            generate_route_list(App),
-            context.clone(),
-            app.clone(),
-        )
+        .leptos_routes_with_context(&state, routes, context.clone(), app.clone())
         .layer(axum::middleware::from_fn_with_state(
             page_cache,
             page_cache::serve,
         ));
     let not_found = leptos_axum::render_app_to_stream_with_context(context, app);
 
-    // Pages and browser API routes know who is logged in.
-    let with_user = Router::new()
+    // What browsers use: pages and the login API know who is logged in;
+    // none of it takes a state-changing request from another site.
+    let mut browser = Router::new()
         .merge(pages)
         .merge(login::browser_routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             login::resolve_user,
         ));
-    let mut router = Router::new()
-        .merge(with_user)
-        .merge(login::wechat_routes())
-        .merge(health::routes());
     if let Some(sandbox) = sandbox {
-        router = router.nest("/sandbox/wechat", sandbox::routes(sandbox));
+        browser = browser.nest(sandbox::MOUNT_PATH, sandbox::routes(sandbox));
     }
-    router
+    let browser = browser.layer(axum::middleware::from_fn(cross_site::refuse_cross_site));
+
+    // Everything that answers at once gets the request timeout. WeChat's
+    // callback is another site by nature: no cross-site check.
+    let answered = Router::new()
+        .merge(browser)
+        .merge(login::wechat_routes())
+        .merge(health::routes())
         .fallback(
             move |State(state): State<AppState>, request: Request<Body>| {
                 let not_found = not_found.clone();
                 async move { page_not_found(&state, request, not_found).await }
             },
+        )
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.config.http.request_timeout,
+        ));
+
+    Router::new()
+        .merge(answered)
+        // Event streams live until their login ends: no request timeout.
+        .merge(
+            login::stream_routes().layer(axum::middleware::from_fn(cross_site::refuse_cross_site)),
         )
         // Static files are answered before routing: `/favicon.svg` would
         // otherwise be taken for a page called "favicon.svg".
@@ -244,14 +302,7 @@ fn router(
             static_files,
             static_files::serve,
         ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
-        ))
+        .layer(axum::middleware::from_fn(security_headers::apply))
         .with_state(state)
 }
 

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::{
     config::Config,
-    login::{hub::LoginHub, rate_limit::RateLimiter, writer::Writer},
+    login::{hub::LoginHub, rate_limit::StartLimits, streams::StreamLimits, writer::Writer},
     wechat_link::WechatLink,
 };
 
@@ -44,8 +44,11 @@ pub struct Shared {
     pub hub: Arc<dyn LoginHub>,
     /// Makes the login's frequent writes, committing them in batches.
     pub writer: Arc<Writer>,
-    /// QR codes per client address (`LOGIN_START_PER_MINUTE`).
-    pub start_limiter: Arc<RateLimiter>,
+    /// QR codes per client network and for the whole site
+    /// (`LOGIN_START_PER_MINUTE`, `LOGIN_START_SITE_PER_MINUTE`).
+    pub start_limits: Arc<StartLimits>,
+    /// Open login event streams (`LOGIN_STREAMS_*`).
+    pub stream_limits: Arc<StreamLimits>,
     pub shutdown: Shutdown,
 }
 

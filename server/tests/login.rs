@@ -23,7 +23,8 @@ async fn start_answers_the_contract_and_binds_the_browser() {
     assert!(
         cookie.contains("HttpOnly")
             && cookie.contains("SameSite=Strict")
-            && cookie.contains("Path=/api/login")
+            && cookie.contains("Path=/"),
+        "{cookie}"
     );
     let body: serde_json::Value = response.json().await.unwrap();
     let id = body["id"].as_str().unwrap();
@@ -79,9 +80,28 @@ async fn a_scan_logs_the_browser_in_once() {
         "the header shows the user after a reload"
     );
 
+    // The browser drops its cookie on logout; what must end is the session
+    // itself: the old cookie value, replayed, logs nobody in.
+    let token = cookie
+        .split(';')
+        .next()
+        .and_then(|pair| pair.strip_prefix("session="))
+        .unwrap()
+        .to_owned();
+    let replay = || async {
+        reqwest::Client::new()
+            .get(app.url("/api/me"))
+            .header("cookie", format!("session={token}"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(replay().await, 200, "the copied cookie works before logout");
     let out = app.post("/api/logout").await;
     assert_eq!(out.status(), 204);
     assert_eq!(app.get("/api/me").await.status(), 401);
+    assert_eq!(replay().await, 401, "the server revoked the session");
 }
 
 #[tokio::test]

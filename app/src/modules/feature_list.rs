@@ -52,9 +52,11 @@ impl Settings for FeatureListSettings {
 
 #[component]
 pub fn FeatureList(settings: FeatureListSettings) -> impl IntoView {
-    let style = format!("--columns: {}", settings.columns);
+    // A class, not a style attribute: the pages' Content-Security-Policy
+    // allows styles from the stylesheet only.
+    let class = format!("m-feature-list m-feature-list--cols-{}", settings.columns);
     view! {
-        <div class="m-feature-list" style=style>
+        <div class=class>
             {(!settings.heading.is_empty())
                 .then(|| view! { <h2 class="m-feature-list__heading">{settings.heading}</h2> })}
             {(!settings.intro.is_empty())

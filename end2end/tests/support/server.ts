@@ -1,5 +1,5 @@
 // Starts the release server the way an operator would: its own port, a
-// fresh SQLite database, sandbox mode unless told otherwise.
+// fresh SQLite database, sandbox mode (WECHAT_SANDBOX=1) unless told otherwise.
 
 import { ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -38,7 +38,11 @@ function baseEnv(port: number, dataDir: string, extra: Record<string, string>): 
     LEPTOS_SITE_ROOT: path.join(ROOT, "target/site"),
     DATABASE_URL: `sqlite://${dataDir}/site.db`,
     THEME_DIR: path.join(ROOT, "theme"),
+    // The sandbox runs only when asked for.
+    WECHAT_SANDBOX: "1",
+    // Every test browser comes from 127.0.0.1: the limits are tested on their own.
     LOGIN_START_PER_MINUTE: "0",
+    LOGIN_START_SITE_PER_MINUTE: "0",
     RUST_LOG: "info",
     ...extra,
   };

@@ -23,28 +23,39 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::{
     client::ClientInfo,
+    cookies::LoginCookie,
     error::LoginError,
     hub::Subscription,
     inbox::short,
-    qr, secrets,
-    session::{self, CookieSpec, BINDING_COOKIE, BINDING_PATH, SESSION_COOKIE},
-    store,
+    qr,
+    rate_limit::Refused,
+    secrets, store,
+    streams::StreamPermit,
     writer::{Completed, Completion, NewAttempt},
 };
 use crate::{clock, state::AppState};
 
+/// Every route but the event stream: they answer at once, so the server's
+/// request timeout applies to them.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/login/start", post(start))
         .route("/api/login/{id}", get(status))
-        .route("/api/login/{id}/events", get(events))
         .route("/api/login/{id}/complete", post(complete))
         .route("/api/me", get(me))
         .route("/api/logout", post(logout))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
+        .layer(no_store())
+}
+
+/// The event stream, which lives until its attempt ends.
+pub fn stream_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/login/{id}/events", get(events))
+        .layer(no_store())
+}
+
+fn no_store() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
 }
 
 /// `POST /api/login/start`: a new attempt and its QR code.
@@ -54,13 +65,20 @@ async fn start(
     headers: HeaderMap,
 ) -> Result<Response, LoginError> {
     state
-        .start_limiter
-        .check(client.address)
-        .map_err(|retry_after| LoginError::RateLimited { retry_after })?;
+        .start_limits
+        .check(client.network())
+        .map_err(|refused| match refused {
+            Refused::Address(retry_after) => LoginError::RateLimited { retry_after },
+            Refused::Site(retry_after) => {
+                tracing::warn!("the site-wide limit of QR codes per minute is reached (LOGIN_START_SITE_PER_MINUTE)");
+                LoginError::SiteBusy { retry_after }
+            }
+        })?;
 
     // One binding secret per browser, reused by its later attempts.
-    let binding = session::secret_cookie(&headers, BINDING_COOKIE)
-        .map(str::to_owned)
+    let binding = LoginCookie::Binding
+        .read(&headers, client.https)
+        .map_err(|_| LoginError::DuplicateCookie)?
         .unwrap_or_else(secrets::new_secret);
     let expiry = state.config.login.expiry;
     let now = clock::now_ms();
@@ -83,7 +101,7 @@ async fn start(
     let ticket = match state.wechat.create_qr(&id, expiry.as_secs() as u32).await {
         Ok(ticket) => ticket,
         Err(err) => {
-            tracing::warn!(error = %err, "WeChat could not create a login QR code");
+            // Logged with the reference the visitor sees.
             store::delete_attempt(&state.db, &id).await?;
             return Err(LoginError::Wechat(err));
         }
@@ -91,14 +109,7 @@ async fn start(
     let qr_svg = qr::svg(&ticket.url).map_err(|err| LoginError::Qr(err.to_string()))?;
     tracing::info!(attempt = %short(&id), "login started");
 
-    let cookie = session::set_cookie(&CookieSpec {
-        name: BINDING_COOKIE,
-        value: &binding,
-        path: BINDING_PATH,
-        max_age: None,
-        same_site: "Strict",
-        secure: client.https,
-    });
+    let cookie = LoginCookie::Binding.set(&binding, client.https, None);
     let body = StartedLogin {
         id,
         expires_at: clock::rfc3339(expires_at),
@@ -113,16 +124,20 @@ async fn start(
 async fn own_attempt(
     state: &AppState,
     id: &str,
+    client: &ClientInfo,
     headers: &HeaderMap,
 ) -> Result<store::Attempt, LoginError> {
     if !secrets::is_attempt_id(id) {
         return Err(LoginError::NotFound);
     }
+    let binding = LoginCookie::Binding
+        .read(headers, client.https)
+        .map_err(|_| LoginError::DuplicateCookie)?;
     let attempt = store::find_attempt(&state.db, id)
         .await?
         .ok_or(LoginError::NotFound)?;
-    let binding = session::secret_cookie(headers, BINDING_COOKIE).ok_or(LoginError::NotYours)?;
-    let matches: bool = secrets::hash(binding).ct_eq(&attempt.binding_hash).into();
+    let binding = binding.ok_or(LoginError::NotYours)?;
+    let matches: bool = secrets::hash(&binding).ct_eq(&attempt.binding_hash).into();
     if matches {
         Ok(attempt)
     } else {
@@ -134,24 +149,35 @@ async fn own_attempt(
 async fn status(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    client: ClientInfo,
     headers: HeaderMap,
 ) -> Result<Json<StatusUpdate>, LoginError> {
-    let attempt = own_attempt(&state, &id, &headers).await?;
+    let attempt = own_attempt(&state, &id, &client, &headers).await?;
     Ok(Json(attempt.update_at(clock::now_ms())))
 }
 
 /// `GET /api/login/{id}/events`: the current status, then every change, until
 /// a terminal status. A browser that reconnects (network, server restart)
-/// simply gets the current status again.
+/// simply gets the current status again. Only a few streams may be open per
+/// attempt, per client network and on the server (`streams`); a refused
+/// browser falls back to asking for the status now and then.
 async fn events(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    client: ClientInfo,
     headers: HeaderMap,
 ) -> Result<Response, LoginError> {
     // Listen before reading, so a change in between is not missed.
     let subscription = state.hub.subscribe(&id);
-    let attempt = own_attempt(&state, &id, &headers).await?;
+    let attempt = own_attempt(&state, &id, &client, &headers).await?;
+    // Counted only once the attempt is known to be this browser's: whoever
+    // read the id off the QR code cannot take its places.
+    let permit = state
+        .stream_limits
+        .open(&id, client.network())
+        .map_err(LoginError::TooManyStreams)?;
     let follow = Follow {
+        _permit: permit,
         shutdown: Box::pin(state.shutdown.clone().stopped()),
         state,
         id,
@@ -177,6 +203,8 @@ async fn events(
 
 /// One browser following one attempt.
 struct Follow {
+    /// Its place among the open streams, given back when the stream ends.
+    _permit: StreamPermit,
     state: AppState,
     id: String,
     subscription: Subscription,
@@ -254,7 +282,7 @@ async fn complete(
     client: ClientInfo,
     headers: HeaderMap,
 ) -> Result<Response, LoginError> {
-    let attempt = own_attempt(&state, &id, &headers).await?;
+    let attempt = own_attempt(&state, &id, &client, &headers).await?;
     let now = clock::now_ms();
     let status = attempt.status_at(now);
     if status != LoginStatus::Confirmed {
@@ -281,14 +309,13 @@ async fn complete(
     };
     tracing::info!(attempt = %short(&id), user = user.id, "logged in");
 
-    let cookie = session::set_cookie(&CookieSpec {
-        name: SESSION_COOKIE,
-        value: &token,
-        path: "/",
-        max_age: Some(ttl),
-        same_site: "Lax",
-        secure: client.https,
-    });
+    // A new login ends whatever session this browser held: its old token
+    // logs nobody in any more, even if it was copied.
+    for old in LoginCookie::Session.read_all(&headers, client.https) {
+        store::revoke_session(&state.db, &secrets::hash(&old), now).await?;
+    }
+
+    let cookie = LoginCookie::Session.set(&token, client.https, Some(ttl));
     Ok(([(header::SET_COOKIE, cookie)], Json(UserBody { user })).into_response())
 }
 
@@ -298,15 +325,17 @@ async fn me(AuthUser(user): AuthUser) -> Json<UserBody> {
 }
 
 /// `POST /api/logout`: ends the session, here and in the database.
-async fn logout(State(state): State<AppState>, client: ClientInfo, headers: HeaderMap) -> Response {
-    if let Some(token) = session::secret_cookie(&headers, SESSION_COOKIE) {
-        if let Err(err) =
-            store::revoke_session(&state.db, &secrets::hash(token), clock::now_ms()).await
-        {
-            tracing::error!(error = %err, "cannot revoke a session");
-            return LoginError::Database(err).into_response();
-        }
+async fn logout(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    headers: HeaderMap,
+) -> Result<Response, LoginError> {
+    let token = LoginCookie::Session
+        .read(&headers, client.https)
+        .map_err(|_| LoginError::DuplicateCookie)?;
+    if let Some(token) = token {
+        store::revoke_session(&state.db, &secrets::hash(&token), clock::now_ms()).await?;
     }
-    let cookie = session::clear_cookie(SESSION_COOKIE, "/", client.https);
-    (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response()
+    let cookie = LoginCookie::Session.clear(client.https);
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }

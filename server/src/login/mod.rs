@@ -6,6 +6,7 @@ mod api;
 mod callback;
 pub mod cleanup;
 mod client;
+mod cookies;
 mod error;
 pub mod hub;
 pub mod inbox;
@@ -17,6 +18,7 @@ mod replies;
 mod secrets;
 mod session;
 pub mod store;
+pub mod streams;
 pub mod writer;
 pub mod writes;
 
@@ -29,6 +31,11 @@ use crate::state::AppState;
 /// The browser routes (which need the session layer) and the WeChat callback.
 pub fn browser_routes() -> Router<AppState> {
     api::routes()
+}
+
+/// The login event stream: a browser route that stays open.
+pub fn stream_routes() -> Router<AppState> {
+    api::stream_routes()
 }
 
 pub fn wechat_routes() -> Router<AppState> {
