@@ -35,6 +35,7 @@ pub struct Config {
     pub trust_proxy_headers: bool,
     pub wechat: WechatConfig,
     pub login: LoginConfig,
+    pub deepseek: DeepseekConfig,
 }
 
 #[derive(Clone, Debug)]
@@ -101,6 +102,7 @@ impl Config {
             theme_dir: get("THEME_DIR").unwrap_or_else(|| "theme".into()).into(),
             trust_proxy_headers: flag(&get, "TRUST_PROXY_HEADERS", false)?,
             wechat: wechat_config(&get)?,
+            deepseek: deepseek_config(&get)?,
             login: LoginConfig {
                 expiry: Duration::from_secs(number(&get, "LOGIN_EXPIRY_SECONDS", 300, 5..=86_400)?),
                 session_ttl: Duration::from_secs(
@@ -272,6 +274,13 @@ fn random_text(len: usize) -> String {
         .map(char::from)
         .collect()
 }
+
+mod deepseek;
+use self::deepseek::deepseek_config;
+pub use self::deepseek::{
+    DeepseekConfig, DeepseekMode, WritingNotConfigured, DEFAULT_DEEPSEEK_BASE_URL,
+    DEFAULT_SANDBOX_TOKENS_PER_SECOND, SANDBOX_API_KEY,
+};
 
 #[cfg(test)]
 mod tests {

@@ -17,8 +17,9 @@ use tokio::{net::TcpListener, sync::watch};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::{
-    config::{Config, ConfigError},
+    config::{Config, ConfigError, DeepseekMode},
     db::{self, DbError},
+    deepseek_sandbox::{self, DeepseekSandbox},
     health,
     login::{
         self,
@@ -72,6 +73,7 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let mut theme = app::theme::load::load(&config.theme_dir)?;
         theme.layout.sandbox = config.wechat.sandbox;
+        theme.layout.deepseek_sandbox = config.deepseek.is_sandbox();
 
         let db = db::connect(&config.database_url).await?;
 
@@ -110,6 +112,20 @@ impl Application {
             })
         });
 
+        let deepseek_sandbox = match config.deepseek.mode {
+            DeepseekMode::Sandbox { tokens_per_second } => {
+                Some(Arc::new(DeepseekSandbox::new(tokens_per_second)))
+            }
+            _ => None,
+        };
+        if config.deepseek.is_configured() {
+            tracing::info!("writing: {}", config.deepseek.mode.describe());
+        } else {
+            tracing::warn!(
+                "writing is not configured: set DEEPSEEK_API_KEY (or DEEPSEEK_SANDBOX=1 to try the site without a key); the rest of the site runs"
+            );
+        }
+
         let (stop, shutdown) = Shutdown::new();
         login::cleanup::spawn(db.clone(), shutdown.clone());
         let hub: Arc<dyn LoginHub> = Arc::new(MemoryHub::new());
@@ -134,7 +150,12 @@ impl Application {
             theme: Arc::new(theme),
             shutdown,
         });
-        let router = router(state, Arc::new(static_files), sandbox.map(Arc::new));
+        let router = router(
+            state,
+            Arc::new(static_files),
+            sandbox.map(Arc::new),
+            deepseek_sandbox,
+        );
         Ok(Self {
             listener,
             address,
@@ -185,6 +206,7 @@ fn router(
     state: AppState,
     static_files: Arc<StaticFiles>,
     sandbox: Option<Arc<Sandbox>>,
+    deepseek_sandbox: Option<Arc<DeepseekSandbox>>,
 ) -> Router {
     let theme = state.theme.clone();
     let context = move || provide_context(theme.clone());
@@ -220,6 +242,12 @@ fn router(
         .merge(health::routes());
     if let Some(sandbox) = sandbox {
         router = router.nest("/sandbox/wechat", sandbox::routes(sandbox));
+    }
+    if let Some(deepseek_sandbox) = deepseek_sandbox {
+        router = router.nest(
+            deepseek_sandbox::MOUNT_PATH,
+            deepseek_sandbox::routes(deepseek_sandbox),
+        );
     }
     router
         .fallback(
