@@ -209,10 +209,12 @@ impl Order {
                 "system" => push_line(&mut system, &text),
                 "user" => push_line(&mut user, &text),
                 "assistant" | "tool" => {}
-                other => return Err(ApiError::invalid_parameter(format!(
+                other => {
+                    return Err(ApiError::invalid_parameter(format!(
                     "unknown variant `{}`, expected one of `system`, `user`, `assistant`, `tool`",
                     other.chars().take(40).collect::<String>()
-                ))),
+                )))
+                }
             }
         }
         if let Some(max) = body.max_tokens {

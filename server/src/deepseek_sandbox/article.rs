@@ -50,6 +50,12 @@ struct Pen<'a> {
     rng: SplitMix64,
     keywords: Vec<String>,
     next_keyword: usize,
+    /// When each template was last used (a counter): the least recently
+    /// used of a few candidates is taken, so sentences rarely repeat.
+    last_used: std::collections::HashMap<&'static str, usize>,
+    uses: usize,
+    /// Which list shape each section used, so neighbours differ.
+    last_list: usize,
 }
 
 impl<'a> Pen<'a> {
@@ -64,6 +70,9 @@ impl<'a> Pen<'a> {
             rng: SplitMix64(seed),
             keywords,
             next_keyword: 0,
+            last_used: std::collections::HashMap::new(),
+            uses: 0,
+            last_list: usize::MAX,
         }
     }
 
@@ -73,8 +82,20 @@ impl<'a> Pen<'a> {
         keyword
     }
 
-    fn pick<'t>(&mut self, from: &[&'t str]) -> &'t str {
-        from[self.rng.below(from.len())]
+    /// A template from `from`: of four random candidates, the one used
+    /// least recently (never used first).
+    fn pick(&mut self, from: &[&'static str]) -> &'static str {
+        let mut choice = from[self.rng.below(from.len())];
+        for _ in 0..3 {
+            let other = from[self.rng.below(from.len())];
+            let age = |t: &&'static str| self.last_used.get(t).copied().unwrap_or(0);
+            if age(&other) < age(&choice) {
+                choice = other;
+            }
+        }
+        self.uses += 1;
+        self.last_used.insert(choice, self.uses);
+        choice
     }
 
     /// Fills a template: {t} title, {k} next keyword, {kind} kind.
@@ -222,9 +243,14 @@ impl<'a> Pen<'a> {
             let lead = per_section * 2 / 5;
             section.push_str(&self.paragraph(lead));
             section.push_str("\n\n");
-            match (i + self.rng.below(2)) % 3 {
+            let mut list = (i + self.rng.below(3)) % 3;
+            if list == self.last_list {
+                list = (list + 1) % 3;
+            }
+            self.last_list = list;
+            match list {
                 0 => section.push_str(&self.bullets()),
-                1 => section.push_str(&self.steps()),
+                1 => section.push_str(&self.steps(i)),
                 _ => section.push_str(&self.quote()),
             }
             let used = visible_chars(&section);
@@ -260,8 +286,14 @@ impl<'a> Pen<'a> {
 
     fn bullets(&mut self) -> String {
         let mut out = String::new();
+        // Keywords as labels when there are enough of them to differ.
+        let by_keyword = self.brief.keywords.len() >= 3;
         for _ in 0..3 {
-            let keyword = self.keyword();
+            let keyword = if by_keyword {
+                self.keyword()
+            } else {
+                self.pick(BULLET_LABELS).to_owned()
+            };
             let point = self.pick(BULLET_POINTS);
             let point = self.fill(point);
             out.push_str(&format!("- **{keyword}**：{point}\n"));
@@ -270,9 +302,10 @@ impl<'a> Pen<'a> {
         out
     }
 
-    fn steps(&mut self) -> String {
+    fn steps(&mut self, section: usize) -> String {
         let mut out = String::new();
-        for (i, step) in STEPS.iter().enumerate().skip(self.rng.below(2)).take(3) {
+        let bank = STEP_BANKS[section % STEP_BANKS.len()];
+        for (i, step) in bank.iter().enumerate() {
             let step = self.fill(step);
             out.push_str(&format!("{}. {step}\n", i + 1));
         }
@@ -363,6 +396,12 @@ const WECHAT_SENTENCES: &[&str] = &[
     "评论区里常有朋友问起{k}，今天就一次说清楚。",
     "别担心，这件事没有想象中那么难。",
     "身边不少朋友试过之后，都说“早知道就好了”。",
+    "划重点：{k}这件事，越早开始越好。",
+    "你可能会问，这和我有什么关系？关系还真不小。",
+    "讲个小故事：一位读者照着做了一个月，变化肉眼可见。",
+    "看到这里，不妨停下来想一想自己的情况。",
+    "很多人在{k}上花了不少冤枉钱，其实大可不必。",
+    "如果觉得有用，记得转发给需要的朋友。",
 ];
 const PRODUCT_SENTENCES: &[&str] = &[
     "在设计之初，我们就把{k}放在了第一位。",
@@ -371,6 +410,10 @@ const PRODUCT_SENTENCES: &[&str] = &[
     "我们收集了大量用户反馈，并据此改进了细节。",
     "无论是日常使用还是特殊场景，它都能稳定发挥。",
     "价格方面，我们希望让更多人用得起{t}。",
+    "每一个细节，都经过了反复推敲。",
+    "我们相信，好的产品应该让人用得安心。",
+    "与同类产品相比，它在{k}上更进了一步。",
+    "售后方面，我们提供完善的支持和保障。",
 ];
 const PRESS_SENTENCES: &[&str] = &[
     "据介绍，此次发布的内容主要围绕{k}展开。",
@@ -379,6 +422,9 @@ const PRESS_SENTENCES: &[&str] = &[
     "据悉，相关工作已于本月启动，并将分阶段推进。",
     "多位与会专家就{k}的发展前景进行了交流。",
     "记者从有关方面了解到，后续还将公布更多细节。",
+    "数据显示，近年来与{k}相关的需求持续增长。",
+    "此次活动吸引了来自各界的广泛关注。",
+    "有关方面表示，将继续听取各方意见，不断完善相关工作。",
 ];
 const READING_SENTENCES: &[&str] = &[
     "作者用很朴素的语言，讲清楚了{k}背后的道理。",
@@ -387,6 +433,9 @@ const READING_SENTENCES: &[&str] = &[
     "这让我联想到自己在生活中遇到的类似情形。",
     "有些论述放在今天看仍然很有启发。",
     "如果只能推荐书里的一段话，我会选关于{k}的那一段。",
+    "书不厚，却值得慢慢读。",
+    "作者并不急于下结论，而是把思考的过程摊开给读者看。",
+    "合上书再回想，{k}这个词有了新的分量。",
 ];
 const BULLET_POINTS: &[&str] = &[
     "先弄清楚它解决什么问题，再决定要不要用。",
@@ -396,11 +445,30 @@ const BULLET_POINTS: &[&str] = &[
     "记录下每一次尝试，效果一目了然。",
     "别贪多，把一件事做透比什么都重要。",
 ];
-const STEPS: &[&str] = &[
-    "明确目标：想清楚这次要解决的是什么。",
-    "收集信息：了解{k}的基本情况和常见做法。",
-    "动手尝试：先做一个最小的版本。",
-    "复盘改进：看看哪里有效、哪里需要调整。",
+const BULLET_LABELS: &[&str] = &[
+    "先想清楚",
+    "从小处做起",
+    "及时复盘",
+    "留出余地",
+    "多问一句",
+    "记录下来",
+];
+const STEP_BANKS: &[&[&str]] = &[
+    &[
+        "明确目标：想清楚这次要解决的是什么。",
+        "收集信息：了解{k}的基本情况和常见做法。",
+        "动手尝试：先做一个最小的版本。",
+    ],
+    &[
+        "列一张清单，把和{k}有关的事项都写下来。",
+        "按轻重缓急排个序，先做最重要的那一件。",
+        "一周后回头看看，哪些有效、哪些需要调整。",
+    ],
+    &[
+        "先花十分钟读一读关于{k}的基础介绍。",
+        "找一位有经验的朋友聊一聊。",
+        "选一个周末，实际体验一次。",
+    ],
 ];
 const QUOTES: &[&str] = &[
     "真正重要的不是知道{k}，而是去做。",
