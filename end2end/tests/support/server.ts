@@ -39,6 +39,7 @@ function baseEnv(port: number, dataDir: string, extra: Record<string, string>): 
     DATABASE_URL: `sqlite://${dataDir}/site.db`,
     THEME_DIR: path.join(ROOT, "theme"),
     LOGIN_START_PER_MINUTE: "0",
+    DEEPSEEK_SANDBOX: "1",
     RUST_LOG: "info",
     ...extra,
   };
