@@ -22,6 +22,9 @@ use serde_json::{json, Value};
 
 const KEY: &str = "sk-fake-key-for-tests";
 
+/// Whether an error is the expected one.
+type Check = fn(&Error) -> bool;
+
 /// How the mock answers one request.
 #[derive(Clone)]
 enum Reply {
@@ -284,7 +287,7 @@ async fn a_stream_sends_deepseeks_request_and_yields_typed_events() {
 
 #[tokio::test]
 async fn each_documented_status_gives_its_typed_error_without_the_key() {
-    let cases: Vec<(u16, fn(&Error) -> bool)> = vec![
+    let cases: Vec<(u16, Check)> = vec![
         (
             400,
             |e| matches!(e, Error::BadRequest(m) if m.ends_with("[redacted]) 400")),

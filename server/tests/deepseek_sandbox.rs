@@ -20,6 +20,9 @@ const SYSTEM: &str = "你是一位经验丰富的中文写作助手，擅长写�
     不要编造数据，不要使用夸张的营销语言，段落不宜过长，方便读者在手机上阅读。\
     输出只包含文章本身，不要解释你的写作过程。";
 
+/// Whether an error is the expected one.
+type Check = fn(&Error) -> bool;
+
 async fn sandbox() -> common::TestApp {
     common::spawn(&[
         ("DEEPSEEK_SANDBOX", "1"),
@@ -195,7 +198,7 @@ async fn each_fault_gives_its_typed_error_and_retries_only_where_allowed() {
     let clean = collect(&events(&client, &request).await).content;
 
     // (fault, expected last event, attempts the sandbox saw, text before it)
-    let cases: Vec<(Value, fn(&Error) -> bool, u64, bool)> = vec![
+    let cases: Vec<(Value, Check, u64, bool)> = vec![
         (
             json!({"fault": "unauthorized"}),
             |e| *e == Error::Unauthorized,
