@@ -404,6 +404,23 @@ mod tests {
         assert!(!config.contains("sk-fake-key-for-tests"));
     }
 
+    /// The writing module runs generations as spawned tasks.
+    #[test]
+    fn a_generation_can_move_to_another_task() {
+        fn send<T: Send>(_: &T) {}
+        fn send_static<T: Send + 'static>() {}
+        let client = Client::new(ClientConfig::new(SecretString::from(
+            "sk-fake-key-for-tests",
+        )))
+        .unwrap();
+        let request = ChatRequest::new(vec![crate::Message::user("hi")]);
+        send(&client.chat_stream(&request));
+        send(&client.chat(&request));
+        send(&client.balance());
+        send_static::<ChatStream>();
+        send_static::<Client>();
+    }
+
     #[test]
     fn scrub_removes_the_key() {
         assert_eq!(
