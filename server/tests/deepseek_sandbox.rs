@@ -468,3 +468,34 @@ async fn without_deepseek_sandbox_there_is_no_sandbox_and_no_banner_line() {
     assert!(!html.contains("DeepSeek。"), "no DeepSeek sandbox line");
     assert!(html.contains("微信登录由本机模拟"));
 }
+
+/// Collects log output for the test that checks the start-up warning.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn with_neither_key_nor_sandbox_start_up_warns_and_the_site_runs() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::WARN)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = common::spawn(&[]).await;
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("writing is not configured"), "{text}");
+    assert_eq!(app.get("/").await.status(), 200);
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
