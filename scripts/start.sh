@@ -13,6 +13,11 @@ if [[ -z "${WECHAT_SANDBOX+x}" && -z "${WECHAT_APPSECRET:-}" ]] \
   && ! grep -qsE '^[[:space:]]*(export[[:space:]]+)?(WECHAT_SANDBOX|WECHAT_APPSECRET)[[:space:]]*=' .env; then
   export WECHAT_SANDBOX=1
 fi
+# The same for the DeepSeek sandbox: on unless set or a real key is given.
+if [[ -z "${DEEPSEEK_SANDBOX+x}" && -z "${DEEPSEEK_API_KEY:-}" ]] \
+  && ! grep -qsE '^[[:space:]]*(export[[:space:]]+)?(DEEPSEEK_SANDBOX|DEEPSEEK_API_KEY)[[:space:]]*=' .env; then
+  export DEEPSEEK_SANDBOX=1
+fi
 echo
 echo "Building… the first build takes several minutes. Then open http://127.0.0.1:3000"
 exec cargo leptos watch --split "$@"

@@ -49,6 +49,7 @@ pub fn App() -> impl IntoView {
         header,
         footer,
         sandbox,
+        deepseek_sandbox,
     } = layout;
     let site_name = site.name;
     view! {
@@ -58,7 +59,8 @@ pub fn App() -> impl IntoView {
         // Islands read who is logged in from here (see `auth`).
         <script type="application/json" id=auth::USER_SCRIPT_ID inner_html=auth::user_json(&user)></script>
         <Router>
-            {sandbox.then(|| view! { <SandboxBanner /> })}
+            {(sandbox || deepseek_sandbox)
+                .then(|| view! { <SandboxBanner wechat=sandbox deepseek=deepseek_sandbox /> })}
             <header class="site-header">
                 <Sections sections=header />
             </header>
@@ -124,16 +126,30 @@ fn NotFound() -> impl IntoView {
     }
 }
 
-/// Shown on every page while the WeChat sandbox stands in for WeChat.
+/// Shown on every page while a sandbox stands in for WeChat or DeepSeek.
 #[component]
-fn SandboxBanner() -> impl IntoView {
+fn SandboxBanner(wechat: bool, deepseek: bool) -> impl IntoView {
     view! {
         <div class="sandbox-banner" role="status">
             <strong>"沙箱模式"</strong>
-            " · 微信登录由本机模拟，不会连接真实微信。"
-            <a href="/sandbox/wechat/phone" target="_blank">
-                "打开模拟手机"
-            </a>
+            {wechat
+                .then(|| {
+                    view! {
+                        " · 微信登录由本机模拟，不会连接真实微信。"
+                        <a href="/sandbox/wechat/phone" target="_blank">
+                            "打开模拟手机"
+                        </a>
+                    }
+                })}
+            {deepseek
+                .then(|| {
+                    view! {
+                        " · 文章生成由本机模拟，不会连接真实 DeepSeek。"
+                        <a href="/sandbox/deepseek" target="_blank">
+                            "打开 DeepSeek 沙箱"
+                        </a>
+                    }
+                })}
         </div>
     }
 }

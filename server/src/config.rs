@@ -36,6 +36,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub wechat: WechatConfig,
     pub login: LoginConfig,
+    pub deepseek: DeepseekConfig,
 }
 
 /// How long the server waits for a client.
@@ -151,6 +152,7 @@ impl Config {
                 )?),
             },
             wechat: wechat_config(&get)?,
+            deepseek: deepseek_config(&get)?,
             login: LoginConfig {
                 expiry: Duration::from_secs(number(&get, "LOGIN_EXPIRY_SECONDS", 300, 5..=86_400)?),
                 session_ttl: Duration::from_secs(
@@ -400,6 +402,13 @@ fn random_text(len: usize) -> String {
         .map(char::from)
         .collect()
 }
+
+mod deepseek;
+use self::deepseek::deepseek_config;
+pub use self::deepseek::{
+    DeepseekConfig, DeepseekMode, WritingNotConfigured, DEFAULT_DEEPSEEK_BASE_URL,
+    DEFAULT_SANDBOX_TOKENS_PER_SECOND, SANDBOX_API_KEY,
+};
 
 #[cfg(test)]
 mod tests {

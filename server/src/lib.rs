@@ -5,6 +5,7 @@ pub mod clock;
 pub mod config;
 pub mod cross_site;
 pub mod db;
+pub mod deepseek_sandbox;
 pub mod health;
 pub mod login;
 pub mod page_cache;

@@ -16,9 +16,10 @@ use tokio::{net::TcpListener, sync::watch};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::{
-    config::{Config, ConfigError},
+    config::{Config, ConfigError, DeepseekMode},
     cross_site,
     db::{self, DbError},
+    deepseek_sandbox::{self, DeepseekSandbox},
     health,
     login::{
         self,
@@ -81,6 +82,7 @@ impl Application {
         }
         let mut theme = app::theme::load::load(&config.theme_dir)?;
         theme.layout.sandbox = config.wechat.sandbox;
+        theme.layout.deepseek_sandbox = config.deepseek.is_sandbox();
 
         let db = db::connect(&config.database_url).await?;
 
@@ -119,6 +121,20 @@ impl Application {
             })
         });
 
+        let deepseek_sandbox = match config.deepseek.mode {
+            DeepseekMode::Sandbox { tokens_per_second } => {
+                Some(Arc::new(DeepseekSandbox::new(tokens_per_second)))
+            }
+            _ => None,
+        };
+        if config.deepseek.is_configured() {
+            tracing::info!("writing: {}", config.deepseek.mode.describe());
+        } else {
+            tracing::warn!(
+                "writing is not configured: set DEEPSEEK_API_KEY (or DEEPSEEK_SANDBOX=1 to try the site without a key); the rest of the site runs"
+            );
+        }
+
         let (stop, shutdown) = Shutdown::new();
         let hub: Arc<dyn LoginHub> = Arc::new(MemoryHub::new());
         let db_file = db::file_of(&db).ok_or(StartupError::InMemoryDatabase)?;
@@ -153,7 +169,12 @@ impl Application {
             shutdown,
         });
         let header_read_timeout = state.config.http.header_read_timeout;
-        let router = router(state, Arc::new(static_files), sandbox.map(Arc::new));
+        let router = router(
+            state,
+            Arc::new(static_files),
+            sandbox.map(Arc::new),
+            deepseek_sandbox,
+        );
         Ok(Self {
             listener,
             address,
@@ -232,6 +253,7 @@ fn router(
     state: AppState,
     static_files: Arc<StaticFiles>,
     sandbox: Option<Arc<Sandbox>>,
+    deepseek_sandbox: Option<Arc<DeepseekSandbox>>,
 ) -> Router {
     let theme = state.theme.clone();
     let context = move || {
@@ -290,12 +312,18 @@ fn router(
             state.config.http.request_timeout,
         ));
 
+    // Event streams live until their login ends: no request timeout.
+    let mut streaming = login::stream_routes();
+    // The DeepSeek sandbox streams an article for as long as DeepSeek would.
+    if let Some(deepseek_sandbox) = deepseek_sandbox {
+        streaming = streaming.nest(
+            deepseek_sandbox::MOUNT_PATH,
+            deepseek_sandbox::routes(deepseek_sandbox),
+        );
+    }
     Router::new()
         .merge(answered)
-        // Event streams live until their login ends: no request timeout.
-        .merge(
-            login::stream_routes().layer(axum::middleware::from_fn(cross_site::refuse_cross_site)),
-        )
+        .merge(streaming.layer(axum::middleware::from_fn(cross_site::refuse_cross_site)))
         // Static files are answered before routing: `/favicon.svg` would
         // otherwise be taken for a page called "favicon.svg".
         .layer(axum::middleware::from_fn_with_state(

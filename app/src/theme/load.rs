@@ -65,6 +65,7 @@ pub fn load(dir: &Path) -> Result<Theme, LoadError> {
             header,
             footer,
             sandbox: false,
+            deepseek_sandbox: false,
         },
         pages,
     })

@@ -60,4 +60,6 @@ pub struct Layout {
     pub footer: Vec<Section>,
     /// The WeChat sandbox is on: every page says so.
     pub sandbox: bool,
+    /// The DeepSeek sandbox writes the articles: every page says so too.
+    pub deepseek_sandbox: bool,
 }

@@ -43,6 +43,7 @@ function baseEnv(port: number, dataDir: string, extra: Record<string, string>): 
     // Every test browser comes from 127.0.0.1: the limits are tested on their own.
     LOGIN_START_PER_MINUTE: "0",
     LOGIN_START_SITE_PER_MINUTE: "0",
+    DEEPSEEK_SANDBOX: "1",
     RUST_LOG: "info",
     ...extra,
   };
