@@ -2,11 +2,12 @@
 //! a callback; the server promises an answer within 3 s whatever else it
 //! does, and the clean-up is the biggest other write it makes.
 //!
-//! The server is started once (to create its schema), stopped, given a
-//! backlog of stale rows of every kind the clean-up removes, and started
-//! again: its clean-up begins at start. Meanwhile browsers start logins and
-//! their codes are scanned at a steady rate (open loop); the table has the
-//! callbacks' latency, and how long the backlog took to go.
+//! The server is started once (to create its schema; browsers start their
+//! logins then), stopped, given a backlog of stale rows of every kind the
+//! clean-up removes, and started again: its clean-up begins at start.
+//! Meanwhile the browsers' codes are scanned at a steady rate (open loop);
+//! the table has the callbacks' latency and status, and how long the
+//! backlog took to go.
 
 use std::{
     sync::{
@@ -20,7 +21,7 @@ use sqlx::SqlitePool;
 
 use crate::{
     callbacks::{count, open_db},
-    login::{check_deliveries, deliver_on_schedule, start_browsers, Browser, Signer, Target},
+    login::{check_deliveries, deliver_on_schedule, Browser, Signer, Target},
     stats::Latencies,
 };
 
@@ -92,27 +93,28 @@ const REMAINING: &str =
 
 pub struct CleanupRun {
     pub scans: usize,
+    /// Callbacks answered 200.
+    pub ok: usize,
     pub callbacks: Latencies,
     /// Callbacks answered while backlog rows were still being removed.
     pub during: usize,
     /// From the server's start to the last backlog row gone; `None` if it
     /// was not gone when the tool stopped watching.
     pub cleanup_took: Option<Duration>,
-    pub starts: Latencies,
     pub problems: Vec<String>,
 }
 
 /// `launched`: when the server with the backlog was started (its clean-up
-/// began then). Starts `n` browsers and scans their codes at `rate`.
+/// began then). Scans the codes of `browsers` at `rate`.
 pub async fn run(
     target: &Target,
     db_path: &std::path::Path,
     launched: Instant,
-    n: usize,
+    browsers: &[Browser],
     rate: f64,
-    start_conns: usize,
     callback_conns: usize,
 ) -> Result<CleanupRun, String> {
+    let n = browsers.len();
     let db = open_db(db_path).await?;
     // Watch the backlog go, beside the load.
     let stop = Arc::new(AtomicBool::new(false));
@@ -130,8 +132,6 @@ pub async fn run(
         })
     };
 
-    let mut starts = Latencies::default();
-    let browsers: Vec<Browser> = start_browsers(target, n, start_conns, &mut starts).await?;
     let signer = Signer::plain();
     let requests: Vec<Vec<u8>> = browsers
         .iter()
@@ -170,10 +170,10 @@ pub async fn run(
     }
     Ok(CleanupRun {
         scans: deliveries.len(),
+        ok: deliveries.iter().filter(|d| d.status == 200).count(),
         callbacks,
         during,
         cleanup_took: ended.map(|end| end.duration_since(launched)),
-        starts,
         problems,
     })
 }

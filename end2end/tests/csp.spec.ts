@@ -70,14 +70,12 @@ test.describe("under the Content-Security-Policy", () => {
   });
 
   test("another site cannot frame the pages", async ({ page }) => {
-    const problems: string[] = [];
-    page.on("console", (message) => problems.push(message.text()));
     await page.goto("about:blank");
-    await page.setContent(`<iframe id="framed" src="${server.url}/"></iframe>`);
-    await page.waitForTimeout(1500);
+    await page.setContent(`<iframe src="${server.url}/"></iframe>`);
     const frame = page.frames().find((f) => f !== page.mainFrame());
     expect(frame).toBeDefined();
+    // Chromium replaces a refused frame with its error page.
+    await expect.poll(() => frame!.url(), { timeout: 10_000 }).toBe("chrome-error://chromewebdata/");
     expect(await frame!.locator("[data-module]").count()).toBe(0);
-    expect(problems.join("\n")).toMatch(/frame-ancestors|X-Frame-Options/);
   });
 });
