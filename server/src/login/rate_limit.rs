@@ -25,8 +25,9 @@ type Keyed<C> =
     RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, C, NoOpMiddleware<<C as Clock>::Instant>>;
 type Direct<C> = RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as Clock>::Instant>>;
 
-/// The most networks remembered at once. An entry is about 40 bytes (a
-/// 17-byte key, an 8-byte state, the map's own bytes), so at most ~4 MB.
+/// The most networks remembered at once. An entry is a 17-byte key and an
+/// 8-byte state plus the map's own bytes, about 40 bytes (an estimate, not
+/// a measurement), so a few MB at most.
 /// Networks whose allowance is full again are forgotten first; if all of
 /// them are still counting (a flood from 100 000 networks within a minute)
 /// the table starts afresh, and the site-wide limit still holds the quota.
