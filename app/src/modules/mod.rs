@@ -9,3 +9,4 @@ pub mod footer;
 pub mod header;
 pub mod hero;
 pub mod wechat_login;
+pub mod writing;
