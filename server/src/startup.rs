@@ -2,7 +2,7 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
-use app::{shell, App};
+use app::{assets::SiteAssets, shell, App};
 use axum::{
     body::Body,
     extract::{Request, State},
@@ -30,7 +30,7 @@ use crate::{
     page_cache::{self, PageCache},
     sandbox::{self, Sandbox, SandboxConfig},
     state::{AppState, Shared, Shutdown},
-    static_files::{self, StaticFiles},
+    static_files::{self, Site, SiteError, StaticFiles},
     wechat_link::{local_url, LinkError, WechatLink},
 };
 
@@ -53,11 +53,8 @@ pub enum StartupError {
     InMemoryDatabase,
     #[error("cannot open the database for the login writer: {0}")]
     Writer(#[from] WriteError),
-    #[error("cannot read the static files in {root}: {source}")]
-    StaticFiles {
-        root: String,
-        source: std::io::Error,
-    },
+    #[error("{0}")]
+    StaticFiles(#[from] SiteError),
 }
 
 /// A server bound to its address, ready to run.
@@ -75,18 +72,14 @@ impl Application {
 
         let db = db::connect(&config.database_url).await?;
 
-        let site_root = std::path::PathBuf::from(config.leptos.site_root.as_ref());
-        let static_files = StaticFiles::load(
-            &site_root,
-            &config.leptos.site_pkg_dir,
-            config.leptos.hash_files,
-        )
-        .map_err(|source| StartupError::StaticFiles {
-            root: site_root.display().to_string(),
-            source,
-        })?;
-        if static_files.is_empty() {
-            tracing::warn!(root = %site_root.display(), "no static files: pages will not hydrate (build with cargo leptos)");
+        let site = Site::load(&config.leptos)?;
+        if site.files.is_empty() {
+            tracing::warn!(source = %site.source, "no static files: pages will not hydrate (build with cargo leptos)");
+        } else {
+            tracing::info!(source = %site.source, files = site.files.len(), "static files");
+            for url in site.missing_links() {
+                tracing::warn!(%url, source = %site.source, "pages link a file that is not among the static files: they will not hydrate (a site folder from another build?)");
+            }
         }
 
         let addr = config.leptos.site_addr;
@@ -134,7 +127,12 @@ impl Application {
             theme: Arc::new(theme),
             shutdown,
         });
-        let router = router(state, Arc::new(static_files), sandbox.map(Arc::new));
+        let router = router(
+            state,
+            Arc::new(site.files),
+            site.assets,
+            sandbox.map(Arc::new),
+        );
         Ok(Self {
             listener,
             address,
@@ -184,12 +182,13 @@ impl Application {
 fn router(
     state: AppState,
     static_files: Arc<StaticFiles>,
+    assets: SiteAssets,
     sandbox: Option<Arc<Sandbox>>,
 ) -> Router {
     let theme = state.theme.clone();
     let context = move || provide_context(theme.clone());
     let leptos = state.leptos.clone();
-    let app = move || shell(leptos.clone());
+    let app = move || shell(leptos.clone(), assets.clone());
 
     // Anonymous visitors share a theme page rendered within the last second.
     let page_cache = Arc::new(PageCache::new(state.theme.pages.keys().map(String::as_str)));
