@@ -10,9 +10,9 @@ include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitThemeError {
-    #[error("{0} already holds files; the theme is only written into a new or empty folder, so no edit of yours is overwritten")]
+    #[error("{0} 里已经有文件：主题只写进新的或空的目录，不会覆盖你改过的文件")]
     NotEmpty(String),
-    #[error("cannot write {path}: {source}")]
+    #[error("无法写入 {path}：{source}")]
     Write { path: String, source: io::Error },
 }
 

@@ -1,6 +1,8 @@
 //! The site's server: configuration, database, static files, pages, and the
 //! routes of each area, assembled in `startup`.
 
+pub mod backup;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;

@@ -31,6 +31,7 @@ use crate::{
     sandbox::{self, Sandbox, SandboxConfig},
     state::{AppState, Shared, Shutdown},
     static_files::{self, Site, SiteError, StaticFiles},
+    telemetry,
     wechat_link::{local_url, LinkError, WechatLink},
 };
 
@@ -227,8 +228,15 @@ fn router(
                 async move { page_not_found(&state, request, not_found).await }
             },
         )
+        // One log line per request, with its id (inside the id's layer).
+        .layer(telemetry::request_log())
+        .layer(axum::middleware::from_fn_with_state(
+            state.config.trust_proxy_headers,
+            telemetry::request_id,
+        ))
         // Static files are answered before routing: `/favicon.svg` would
-        // otherwise be taken for a page called "favicon.svg".
+        // otherwise be taken for a page called "favicon.svg". Nor are they
+        // logged or given an id.
         .layer(axum::middleware::from_fn_with_state(
             static_files,
             static_files::serve,
