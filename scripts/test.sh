@@ -19,9 +19,15 @@ cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 step "cargo test"
 cargo test
 
-step "release build (cargo leptos build --release --precompress --split)"
-cargo leptos build --release --precompress --split
+step "release build (cargo leptos build --release --precompress --split --bin-features embed-site)"
+# The site goes inside the binary (server/build.rs): the browser tests run
+# the same binary that is shipped.
+cargo leptos build --release --precompress --split --bin-features embed-site
 
-step "browser tests (Playwright, Chromium)"
+step "package (scripts/package.sh --no-build)"
+PACKAGE_TARBALL="$("$ROOT/scripts/package.sh" --no-build)"
+export PACKAGE_TARBALL
+
+step "browser tests (Playwright, Chromium; package.spec.ts runs the unpacked tarball)"
 cd end2end
 npx playwright test
