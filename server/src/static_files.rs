@@ -510,6 +510,95 @@ mod tests {
         assert_ne!(gz.headers()[header::CONTENT_LENGTH], "2");
     }
 
+    /// A site folder as `cargo leptos build --split` leaves it, and its
+    /// hash file (given by absolute path: Leptos joins it to the binary's
+    /// folder, and an absolute path replaces that).
+    fn built_site(dir: &Path) -> LeptosOptions {
+        let pkg = dir.join("site/pkg");
+        std::fs::create_dir_all(&pkg).unwrap();
+        for name in [
+            "site.JS.js",
+            "site.WASM.wasm",
+            "site.CSS.css",
+            "__wasm_split.SPLIT.js",
+        ] {
+            std::fs::write(pkg.join(name), name).unwrap();
+        }
+        std::fs::write(
+            pkg.join("__wasm_split_manifest.MANIFEST.json"),
+            r#"{"phone": ["chunk_1.CHUNK"]}"#,
+        )
+        .unwrap();
+        let hash_file = dir.join("hash.txt");
+        std::fs::write(
+            &hash_file,
+            "js: JS\nwasm: WASM\ncss: CSS\nmanifest: MANIFEST\nsplit: SPLIT\n",
+        )
+        .unwrap();
+        let mut options = LeptosOptions::builder()
+            .output_name("site")
+            .site_root(dir.join("site").display().to_string())
+            .build();
+        options.hash_files = true;
+        options.hash_file = hash_file.display().to_string().into();
+        options
+    }
+
+    #[test]
+    fn a_built_site_on_disk_is_named_by_its_hash_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = built_site(dir.path());
+        let site = Site::load(&options).unwrap();
+        assert_eq!(site.assets.js, "site.JS");
+        assert_eq!(site.assets.css_href(), "/pkg/site.CSS.css");
+        assert_eq!(
+            site.assets.split.as_ref().unwrap().preloads["phone"],
+            vec!["chunk_1.CHUNK".to_owned()]
+        );
+        assert!(site.missing_links().is_empty());
+        let css = get(&site.files, "/pkg/site.CSS.css", &[]).unwrap();
+        assert_eq!(css.headers()[header::CACHE_CONTROL], IMMUTABLE);
+    }
+
+    #[test]
+    fn without_a_hash_file_names_are_plain_and_revalidated() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = built_site(dir.path());
+        std::fs::remove_file(dir.path().join("hash.txt")).unwrap();
+        let site = Site::load(&options).unwrap();
+        assert!(!site.assets.fingerprinted);
+        // `cargo leptos watch` makes no fingerprints: never cache for a year.
+        let js = get(&site.files, "/pkg/site.JS.js", &[]).unwrap();
+        assert_eq!(js.headers()[header::CACHE_CONTROL], REVALIDATE);
+        // And the page's links that are not there are reported.
+        assert_eq!(site.missing_links().len(), 3);
+
+        options.hash_files = false;
+        assert_eq!(Site::load(&options).unwrap().assets.js, "site");
+    }
+
+    #[test]
+    fn a_broken_hash_file_or_manifest_stops_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = built_site(dir.path());
+        std::fs::write(dir.path().join("hash.txt"), "js: JS\n").unwrap();
+        assert!(matches!(
+            Site::load(&options),
+            Err(SiteError::Assets { .. })
+        ));
+        let options = built_site(dir.path());
+        std::fs::write(
+            dir.path()
+                .join("site/pkg/__wasm_split_manifest.MANIFEST.json"),
+            "{ broken",
+        )
+        .unwrap();
+        assert!(matches!(
+            Site::load(&options),
+            Err(SiteError::Assets { .. })
+        ));
+    }
+
     #[test]
     fn a_missing_site_root_is_empty_not_an_error() {
         let files = StaticFiles::load(Path::new("/definitely/not/here"), "pkg", true).unwrap();
