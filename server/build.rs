@@ -55,8 +55,12 @@ fn main() {
         }
         println!("cargo:rerun-if-changed={}", site.display());
         code.push_str("/// The site's static files: (URL path, contents).\n");
-        // The build's `.gz` are not kept: static_files.rs makes smaller ones.
-        table(&mut code, "SITE", &site, "/", |name| !name.ends_with(".gz"));
+        // Not kept: the build's `.gz` (static_files.rs makes smaller ones)
+        // and wasm-bindgen's TypeScript declarations (`.d.ts`), which no
+        // browser asks for.
+        table(&mut code, "SITE", &site, "/", |name| {
+            !name.ends_with(".gz") && !name.ends_with(".ts") && !name.ends_with(".ts.br")
+        });
 
         // cargo-leptos writes the hash file beside the binary: the profile's
         // folder, three levels above this build script's OUT_DIR.

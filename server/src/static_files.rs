@@ -11,6 +11,14 @@
 //! writes `.br`). Gzip is made here at the best level: the build's `.gz`
 //! (libflate) is about 15% larger, and gzip is what browsers ask for over
 //! plain http.
+//!
+//! Measured against tower-http's `ServeDir` with the build's precompressed
+//! files (`loadtest --only static`, bench/README.md: the same Brotli bytes,
+//! 64 connections, in turns, one run on this 2-core machine with other
+//! builds running): the stylesheet (3.2 KB) 49 618/s at 8 µs of server CPU
+//! per request here against 11 572/s at 116 µs with `ServeDir`; the wasm
+//! (127 KB) 10 720/s at 24 µs against 5 120/s at 232 µs. `ServeDir` opens,
+//! stats and reads the file on a blocking thread for every request.
 
 use std::{
     collections::HashMap,
