@@ -3,7 +3,7 @@
 //! interactive modules (islands) hydrate.
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, HashedStylesheet, Meta, MetaTags, Title};
+use leptos_meta::{provide_meta_context, Meta, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     hooks::use_params_map,
@@ -11,12 +11,14 @@ use leptos_router::{
 };
 
 use crate::{
+    assets::{IslandScripts, SiteAssets, SiteStylesheet},
     auth::{self, CurrentUser, User},
     theme::{Layout, Page, Sections},
 };
 
-/// The document around the app.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+/// The document around the app; `assets` names the script, wasm and
+/// stylesheet the build made (read once when the server starts).
+pub fn shell(options: LeptosOptions, assets: SiteAssets) -> impl IntoView {
     view! {
         <!DOCTYPE html>
         <html lang="zh-CN">
@@ -24,9 +26,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
-                <AutoReload options=options.clone() />
-                <HydrationScripts options=options.clone() islands=true />
-                <HashedStylesheet options id="leptos" />
+                <AutoReload options />
+                <IslandScripts assets=assets.clone() />
+                <SiteStylesheet assets />
                 <MetaTags />
             </head>
             <body>

@@ -2,6 +2,7 @@
 //! browser (`hydrate`).
 
 mod app;
+pub mod assets;
 pub mod auth;
 pub mod modules;
 mod sandbox;

@@ -1,11 +1,14 @@
 //! The site's server: configuration, database, static files, pages, and the
 //! routes of each area, assembled in `startup`.
 
+pub mod backup;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod cross_site;
 pub mod db;
 pub mod deepseek_sandbox;
+pub mod embedded;
 pub mod health;
 pub mod login;
 pub mod page_cache;

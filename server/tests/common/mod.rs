@@ -90,7 +90,7 @@ pub async fn spawn_with_site_root(settings: &[(&str, &str)], site_root: &str) ->
     tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
-    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}/site.db", dir.path().display()))
+    let db = sqlx::SqlitePool::connect(&vars["DATABASE_URL"])
         .await
         .unwrap();
     TestApp {
