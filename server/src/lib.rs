@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod error_page;
 pub mod health;
 pub mod login;
 pub mod page_cache;

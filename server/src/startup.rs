@@ -19,7 +19,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::{
     config::{Config, ConfigError},
     db::{self, DbError},
-    health,
+    error_page, health,
     login::{
         self,
         hub::{LoginHub, MemoryHub},
@@ -228,6 +228,11 @@ fn router(
                 async move { page_not_found(&state, request, not_found).await }
             },
         )
+        // A panic outside any module becomes the 500 page.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            error_page::catch_panics,
+        ))
         // Static files are answered before routing: `/favicon.svg` would
         // otherwise be taken for a page called "favicon.svg".
         .layer(axum::middleware::from_fn_with_state(
