@@ -22,6 +22,9 @@ cargo test
 step "release build (cargo leptos build --release --precompress --split)"
 cargo leptos build --release --precompress --split
 
+step "load check (loadtest --quick: no login lost or duplicated under load)"
+LOADTEST_SERVER="$SERVER_BIN" cargo test --test quick -- --ignored --nocapture
+
 step "browser tests (Playwright, Chromium)"
 cd end2end
 npx playwright test
