@@ -12,10 +12,13 @@
 //! A module's own code runs in three places, all covered:
 //! 1. building the view (the module's `view` fn): caught by `ModuleFrame`;
 //! 2. writing the HTML (closures, `Suspense` children): caught here;
-//! 3. loading data (a `Resource`'s future, run as a task of its own): a
-//!    panic there is caught by the task, and the frame's deadline stops
-//!    waiting for data that will never come. Loads should return `Err`
-//!    instead, which the frame shows as the same note.
+//! 3. loading data (a `Resource`'s future, polled while the response
+//!    streams): caught here too; a load that never finishes is given up
+//!    after [`stream::DATA_DEADLINE`], since the rest of the page waits
+//!    for it. Loads should return `Err` instead, shown as the same note.
+//!
+//! Tests: `modules::test_probe` (each way to fail, unit) and
+//! `server/tests/pages.rs` (a whole page).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -236,9 +239,8 @@ mod stream {
     use super::*;
 
     /// How long a module may wait for its data before it is shown as
-    /// failed. Its loads run as tasks of their own: a load that panics is
-    /// dropped by its task and would otherwise hold the rest of the page
-    /// (the response is written in order) until the browser gives up.
+    /// failed: the parts after it are written only once it has its data,
+    /// so a load that hangs would hold the rest of the page.
     pub const DATA_DEADLINE: Duration = Duration::from_secs(10);
 
     pub fn write<const OUT_OF_ORDER: bool>(
