@@ -23,7 +23,7 @@ step "release build (cargo leptos build --release --precompress --split)"
 cargo leptos build --release --precompress --split
 
 step "load check (loadtest --quick: no login lost or duplicated under load)"
-LOADTEST_SERVER="$SERVER_BIN" cargo test --test quick -- --ignored --nocapture
+LOADTEST_SERVER="$SERVER_BIN" cargo test -- --ignored --exact a_quick_run_loses_no_login --nocapture
 
 step "browser tests (Playwright, Chromium)"
 cd end2end

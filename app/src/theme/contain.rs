@@ -257,10 +257,7 @@ mod stream {
             panicked,
         } = contained;
         if let Some(why) = panicked {
-            frame.report(&why);
-            buf.push_sync(&failed_note().to_html());
-            *position = Position::NextChild;
-            return;
+            return buf.with_buf(|buf| Contained::fail(&frame, &why, buf, position));
         }
 
         // Each module numbers the parts that wait for data (`Suspense`)
@@ -281,10 +278,7 @@ mod stream {
             )
         });
         if let Err(why) = written {
-            frame.report(&why);
-            buf.push_sync(&failed_note().to_html());
-            *position = Position::NextChild;
-            return;
+            return buf.with_buf(|buf| Contained::fail(&frame, &why, buf, position));
         }
         *position = at;
 
