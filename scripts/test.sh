@@ -37,6 +37,9 @@ step "package (scripts/package.sh --no-build)"
 PACKAGE_TARBALL="$("$ROOT/scripts/package.sh" --no-build)"
 export PACKAGE_TARBALL
 
+step "load check (loadtest --quick: no login lost or duplicated under load)"
+LOADTEST_SERVER="$SERVER_BIN" cargo test -- --ignored --exact a_quick_run_loses_no_login --nocapture
+
 step "browser tests (Playwright, Chromium; package.spec.ts runs the unpacked tarball)"
 cd end2end
 npx playwright test

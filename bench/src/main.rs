@@ -48,7 +48,15 @@ usage: cargo run --release -p loadtest -- --server <release server binary> [opti
   --env NAME=VALUE      one more setting for the servers (repeatable; for experiments)
 ";
 
-const PHASES: [&str; 7] = ["sse", "poll", "callbacks", "aes", "pages", "cleanup", "static"];
+const PHASES: [&str; 7] = [
+    "sse",
+    "poll",
+    "callbacks",
+    "aes",
+    "pages",
+    "cleanup",
+    "static",
+];
 
 struct Options {
     server: PathBuf,

@@ -9,6 +9,7 @@ pub mod cross_site;
 pub mod db;
 pub mod deepseek_sandbox;
 pub mod embedded;
+pub mod error_page;
 pub mod health;
 pub mod login;
 pub mod page_cache;

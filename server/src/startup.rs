@@ -20,7 +20,7 @@ use crate::{
     cross_site,
     db::{self, DbError},
     deepseek_sandbox::{self, DeepseekSandbox},
-    health,
+    error_page, health,
     login::{
         self,
         hub::{LoginHub, MemoryHub},
@@ -157,6 +157,7 @@ impl Application {
             )),
             wechat: Arc::new(wechat),
             leptos: config.leptos.clone(),
+            assets: site.assets.clone(),
             config: Arc::new(config),
             db,
             theme: Arc::new(theme),
@@ -320,6 +321,11 @@ fn router(
     Router::new()
         .merge(answered)
         .merge(streaming.layer(axum::middleware::from_fn(cross_site::refuse_cross_site)))
+        // A panic outside any module becomes the 500 page.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            error_page::catch_panics,
+        ))
         // One log line per request, with its id (inside the id's layer).
         .layer(telemetry::request_log())
         .layer(axum::middleware::from_fn_with_state(
