@@ -8,6 +8,7 @@ pub mod config;
 pub mod cross_site;
 pub mod db;
 pub mod deepseek_sandbox;
+pub mod doctor;
 pub mod embedded;
 pub mod error_page;
 pub mod health;

@@ -31,6 +31,8 @@ pub struct TestApp {
     /// A browser: keeps cookies.
     pub browser: reqwest::Client,
     pub db: sqlx::SqlitePool,
+    /// The server's `DATABASE_URL`.
+    pub database_url: String,
     pub aes: bool,
     /// The login writer, to stop it as a crash would.
     pub writer: Arc<Writer>,
@@ -60,6 +62,20 @@ pub async fn spawn(settings: &[(&str, &str)]) -> TestApp {
 
 /// Like [`spawn`], serving the static files under `site_root`.
 pub async fn spawn_with_site_root(settings: &[(&str, &str)], site_root: &str) -> TestApp {
+    spawn_configured(settings, site_root, |_| {}).await
+}
+
+/// Like [`spawn`], with the parsed configuration changed by `tweak` before
+/// the server is built (a test-chosen value no setting can give).
+pub async fn spawn_with(settings: &[(&str, &str)], tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_configured(settings, "target/site", tweak).await
+}
+
+async fn spawn_configured(
+    settings: &[(&str, &str)],
+    site_root: &str,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut vars: HashMap<String, String> = HashMap::from([
         (
@@ -83,6 +99,7 @@ pub async fn spawn_with_site_root(settings: &[(&str, &str)], site_root: &str) ->
         Config::from_lookup(|name| vars.get(name).cloned()).expect("test settings are valid");
     config.leptos.site_addr = "127.0.0.1:0".parse().unwrap();
     config.leptos.site_root = site_root.into();
+    tweak(&mut config);
     let app = Application::build(config).await.expect("the server starts");
     let base = format!("http://{}", app.address());
     let writer = app.writer();
@@ -97,6 +114,7 @@ pub async fn spawn_with_site_root(settings: &[(&str, &str)], site_root: &str) ->
         base,
         browser: new_browser(),
         db,
+        database_url: vars["DATABASE_URL"].clone(),
         aes,
         writer,
         _dir: dir,
