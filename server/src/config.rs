@@ -470,6 +470,8 @@ fn random_text(len: usize) -> String {
 }
 
 mod deepseek;
+#[cfg(test)]
+mod documented;
 mod ops;
 use self::deepseek::deepseek_config;
 pub use self::deepseek::{
