@@ -1,10 +1,12 @@
 //! The site's server: configuration, database, static files, pages, and the
-//! routes of each area, assembled in `startup`.
+//! routes of each area (the login, the writing module, the sandboxes),
+//! assembled in `startup`.
 
 pub mod clock;
 pub mod config;
 pub mod cross_site;
 pub mod db;
+pub mod db_writer;
 pub mod deepseek_sandbox;
 pub mod health;
 pub mod login;
@@ -18,3 +20,4 @@ pub mod static_files;
 pub mod telemetry;
 pub mod token_store;
 pub mod wechat_link;
+pub mod writing;

@@ -19,6 +19,7 @@ use crate::{
     config::{Config, ConfigError, DeepseekMode},
     cross_site,
     db::{self, DbError},
+    db_writer::{self, DbWriter, WriteError},
     deepseek_sandbox::{self, DeepseekSandbox},
     health,
     login::{
@@ -27,7 +28,7 @@ use crate::{
         inbox::Rules,
         rate_limit::StartLimits,
         streams::StreamLimits,
-        writer::{self, WriteError, Writer},
+        writer::Writer,
     },
     page_cache::{self, PageCache},
     sandbox::{self, Sandbox, SandboxConfig},
@@ -35,6 +36,7 @@ use crate::{
     state::{AppState, Shared, Shutdown},
     static_files::{self, StaticFiles},
     wechat_link::{local_url, LinkError, WechatLink},
+    writing::{self, Writing, WritingService, WritingStartError},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -54,8 +56,10 @@ pub enum StartupError {
     Wechat(#[from] LinkError),
     #[error("DATABASE_URL must name a database file (an in-memory database cannot be shared)")]
     InMemoryDatabase,
-    #[error("cannot open the database for the login writer: {0}")]
+    #[error("cannot open the database for the database writer: {0}")]
     Writer(#[from] WriteError),
+    #[error("writing: {0}")]
+    Writing(#[from] WritingStartError),
     #[error("cannot read the static files in {root}: {source}")]
     StaticFiles {
         root: String,
@@ -70,8 +74,14 @@ pub struct Application {
     router: Router,
     stop: watch::Sender<bool>,
     writer: Arc<Writer>,
+    db_writer: Arc<DbWriter>,
+    writing: Option<Arc<Writing>>,
     header_read_timeout: Duration,
 }
+
+/// How long a stopping server waits for running generations to store
+/// their end (each marks itself interrupted, keeping its text).
+const GENERATIONS_STOP_WAIT: Duration = Duration::from_secs(10);
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
@@ -138,17 +148,27 @@ impl Application {
         let (stop, shutdown) = Shutdown::new();
         let hub: Arc<dyn LoginHub> = Arc::new(MemoryHub::new());
         let db_file = db::file_of(&db).ok_or(StartupError::InMemoryDatabase)?;
-        let writer = Arc::new(Writer::spawn(
-            &db_file,
-            writer::BUSY_TIMEOUT,
+        let db_writer = Arc::new(DbWriter::spawn(&db_file, db_writer::BUSY_TIMEOUT)?);
+        let writer = Arc::new(Writer::new(
+            db_writer.clone(),
             hub.clone(),
             Rules {
                 site: theme.layout.site.name.clone(),
                 confirm_mode: config.login.confirm_mode,
             },
-        )?);
+        ));
         login::cleanup::spawn(writer.clone(), shutdown.clone());
         let login = &config.login;
+        let streams_max = streams_within_file_limit(login.streams_max);
+        let writing = Writing::start(
+            &config,
+            &local_url(address),
+            db.clone(),
+            db_writer.clone(),
+            shutdown.clone(),
+            streams_max,
+        )
+        .await?;
         let state = AppState::new(Shared {
             hub,
             writer: writer.clone(),
@@ -159,8 +179,9 @@ impl Application {
             stream_limits: Arc::new(StreamLimits::new(
                 login.streams_per_attempt,
                 login.streams_per_address,
-                streams_within_file_limit(login.streams_max),
+                streams_max,
             )),
+            writing: writing.clone(),
             wechat: Arc::new(wechat),
             leptos: config.leptos.clone(),
             config: Arc::new(config),
@@ -181,6 +202,8 @@ impl Application {
             router,
             stop,
             writer,
+            db_writer,
+            writing,
             header_read_timeout,
         })
     }
@@ -193,6 +216,11 @@ impl Application {
     /// The login writer (tests stop it to see `/healthz` fail).
     pub fn writer(&self) -> Arc<Writer> {
         self.writer.clone()
+    }
+
+    /// The database writer (benchmarks read its counts).
+    pub fn db_writer(&self) -> Arc<DbWriter> {
+        self.db_writer.clone()
     }
 
     /// Runs until Ctrl-C or SIGTERM.
@@ -217,8 +245,15 @@ impl Application {
             },
         )
         .await?;
-        // Whatever is still queued is written before the process ends.
-        self.writer.stop().await;
+        // Running generations store their end (interrupted, with their
+        // text), then whatever is still queued is written before the
+        // process ends.
+        if let Some(writing) = &self.writing {
+            if !writing.wait_idle(GENERATIONS_STOP_WAIT).await {
+                tracing::warn!("writing: some generations did not store their end in time; the next start marks them interrupted");
+            }
+        }
+        self.db_writer.stop().await;
         Ok(())
     }
 }
@@ -256,8 +291,18 @@ fn router(
     deepseek_sandbox: Option<Arc<DeepseekSandbox>>,
 ) -> Router {
     let theme = state.theme.clone();
+    // Pages and server functions alike find the writing module's service
+    // here (the app's `use_writing_service`); without DeepSeek there is none
+    // and the module's calls answer NotConfigured.
+    let writing: Option<Arc<dyn WritingService>> = state
+        .writing
+        .as_ref()
+        .map(|writing| -> Arc<dyn WritingService> { writing.clone() });
     let context = move || {
         provide_context(theme.clone());
+        if let Some(writing) = &writing {
+            provide_context(writing.clone());
+        }
         security_headers::page_policy();
     };
     let leptos = state.leptos.clone();
@@ -312,8 +357,11 @@ fn router(
             state.config.http.request_timeout,
         ));
 
-    // Event streams live until their login ends: no request timeout.
-    let mut streaming = login::stream_routes();
+    // Event streams live until their login or generation ends: no request
+    // timeout. An article's knows who is logged in.
+    let mut streaming = login::stream_routes().merge(writing::events::routes().layer(
+        axum::middleware::from_fn_with_state(state.clone(), login::resolve_user),
+    ));
     // The DeepSeek sandbox streams an article for as long as DeepSeek would.
     if let Some(deepseek_sandbox) = deepseek_sandbox {
         streaming = streaming.nest(
