@@ -13,7 +13,7 @@ use axum::{
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::{net::TcpListener, sync::watch};
-use tower_http::timeout::TimeoutLayer;
+use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
 
 use crate::{
     config::{Config, ConfigError, DeepseekMode},
@@ -258,6 +258,10 @@ impl Application {
     }
 }
 
+/// The largest request body a browser route takes: an article saved at
+/// its limit (50 000 字, 3 bytes each, or 6 escaped in JSON) fits.
+const MAX_BROWSER_BODY: usize = 1024 * 1024;
+
 /// File descriptors kept for everything but event streams: the WeChat
 /// callback, pages, the database, the logs.
 const FDS_KEPT_FREE: u64 = 512;
@@ -338,7 +342,11 @@ fn router(
     if let Some(sandbox) = sandbox {
         browser = browser.nest(sandbox::MOUNT_PATH, sandbox::routes(sandbox));
     }
-    let browser = browser.layer(axum::middleware::from_fn(cross_site::refuse_cross_site));
+    let browser = browser
+        // Server functions read their whole body: no browser request of
+        // this site is bigger than an article saved (50 000 字).
+        .layer(RequestBodyLimitLayer::new(MAX_BROWSER_BODY))
+        .layer(axum::middleware::from_fn(cross_site::refuse_cross_site));
 
     // Everything that answers at once gets the request timeout. WeChat's
     // callback is another site by nature: no cross-site check.

@@ -279,6 +279,26 @@ impl leptos::server_fn::error::FromServerFnError for WritingError {
     type Encoder = leptos::server_fn::codec::JsonEncoding;
 
     fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
+        // On the server the only such errors are the request's: its body
+        // is not this call's arguments (a 400, not a server failure).
+        #[cfg(feature = "ssr")]
+        {
+            use leptos::server_fn::error::ServerFnErrorErr;
+            if let ServerFnErrorErr::Deserialization(_)
+            | ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::MissingArg(_) = value
+            {
+                if let Some(response) =
+                    leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+                {
+                    response.set_status(axum::http::StatusCode::BAD_REQUEST);
+                }
+                return Self::Invalid {
+                    field: "request".into(),
+                    message: "请求的格式不对，请刷新页面后重试。".into(),
+                };
+            }
+        }
         Self::Network {
             detail: value.to_string(),
         }
