@@ -60,9 +60,15 @@ pub async fn flush(core: &Core) -> Result<usize, crate::db_writer::WriteError> {
     let appends: Arc<Vec<store::Append>> =
         Arc::new(pending.iter().map(|(_, a)| a.clone()).collect());
     let batch = appends.clone();
+    let bytes: usize = appends
+        .iter()
+        .map(|a| a.text.len() + a.reasoning.len())
+        .sum();
     core.writer
         .run(move |db| store::append(db, &batch, clock::now_ms()))
         .await?;
+    // Benchmarks count these (RUST_LOG=server::writing::flush=debug).
+    tracing::debug!(generations = pending.len(), bytes, "writing: batch stored");
     for (generation, append) in &pending {
         generation.stored(append);
     }
