@@ -3,7 +3,7 @@
 //! interactive modules (islands) hydrate.
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, HashedStylesheet, Meta, MetaTags, Title};
+use leptos_meta::{provide_meta_context, Meta, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     hooks::use_params_map,
@@ -11,12 +11,14 @@ use leptos_router::{
 };
 
 use crate::{
+    assets::{IslandScripts, SiteAssets, SiteStylesheet},
     auth::{self, CurrentUser, User},
     theme::{Layout, Page, Sections},
 };
 
-/// The document around the app.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+/// The document around the app; `assets` names the script, wasm and
+/// stylesheet the build made (read once when the server starts).
+pub fn shell(options: LeptosOptions, assets: SiteAssets) -> impl IntoView {
     view! {
         <!DOCTYPE html>
         <html lang="zh-CN">
@@ -24,9 +26,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
-                <AutoReload options=options.clone() />
-                <HydrationScripts options=options.clone() islands=true />
-                <HashedStylesheet options id="leptos" />
+                <AutoReload options />
+                <IslandScripts assets=assets.clone() />
+                <SiteStylesheet assets />
                 <MetaTags />
             </head>
             <body>
@@ -36,9 +38,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Provided by the server when a request panicked outside any module: the
+/// page shows the 500 page inside the site's header and footer.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestPanicked;
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let panicked = use_context::<RequestPanicked>().is_some();
     let layout = server::layout();
     let user = server::user();
     provide_context(layout.site.clone());
@@ -65,21 +73,28 @@ pub fn App() -> impl IntoView {
                 <Sections sections=header />
             </header>
             <main class="site-main" id="main">
-                <Routes fallback=NotFound>
-                    <Route path=path!("/") view=|| view! { <ThemePage slug="index".into() /> } />
-                    <Route path=path!("/:slug") view=SlugPage />
-                    // Only in sandbox mode: with a real 服务号 it is a 404 like any unknown page.
-                    <Route
-                        path=path!("/sandbox/wechat/phone")
-                        view=move || {
-                            if sandbox {
-                                view! { <crate::sandbox::PhonePage /> }.into_any()
-                            } else {
-                                view! { <NotFound /> }.into_any()
-                            }
-                        }
-                    />
-                </Routes>
+                {if panicked {
+                    view! { <ServerError /> }.into_any()
+                } else {
+                    view! {
+                        <Routes fallback=NotFound>
+                            <Route path=path!("/") view=|| view! { <ThemePage slug="index".into() /> } />
+                            <Route path=path!("/:slug") view=SlugPage />
+                            // Only in sandbox mode: with a real 服务号 it is a 404 like any unknown page.
+                            <Route
+                                path=path!("/sandbox/wechat/phone")
+                                view=move || {
+                                    if sandbox {
+                                        view! { <crate::sandbox::PhonePage /> }.into_any()
+                                    } else {
+                                        view! { <NotFound /> }.into_any()
+                                    }
+                                }
+                            />
+                        </Routes>
+                    }
+                        .into_any()
+                }}
             </main>
             <footer class="site-footer">
                 <Sections sections=footer />
@@ -91,6 +106,11 @@ pub fn App() -> impl IntoView {
 #[component]
 fn SlugPage() -> impl IntoView {
     let slug = use_params_map().with_untracked(|params| params.get("slug").unwrap_or_default());
+    // The tests' page that panics outside any module (the 500 page).
+    #[cfg(feature = "test-modules")]
+    if slug == "test-panic" {
+        panic!("test-panic: a page that panics outside its modules");
+    }
     view! { <ThemePage slug /> }
 }
 
@@ -116,10 +136,29 @@ fn NotFound() -> impl IntoView {
     }
     view! {
         <Title text="页面不存在" />
-        <section class="not-found" data-status="404">
+        <section class="status-page" data-status="404">
             <h1>"找不到这个页面"</h1>
             <p>"链接可能已失效，或者地址输入有误。"</p>
-            <a class="not-found__home" href="/">
+            <a class="status-page__home" href="/">
+                "回到首页"
+            </a>
+        </section>
+    }
+}
+
+/// The 500 page: something failed outside any module (the server logged it).
+#[component]
+fn ServerError() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    view! {
+        <Title text="出错了" />
+        <section class="status-page" data-status="500">
+            <h1>"抱歉，这个页面出错了"</h1>
+            <p>"问题出在我们这边，已经记录下来了。请稍后刷新页面再试；如果一直这样，请告诉网站管理员。"</p>
+            <a class="status-page__home" href="/">
                 "回到首页"
             </a>
         </section>

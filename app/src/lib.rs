@@ -2,9 +2,10 @@
 //! browser (`hydrate`).
 
 mod app;
+pub mod assets;
 pub mod auth;
 pub mod modules;
 mod sandbox;
 pub mod theme;
 
-pub use app::{shell, App};
+pub use app::{shell, App, RequestPanicked};

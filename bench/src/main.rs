@@ -46,18 +46,19 @@ usage: cargo run --release -p loadtest -- --server <release server binary> [opti
   --cleanup-scans N     scans during the clean-up run (default 5000)
   --writing LIST        concurrent generations per writing run (default 100,1000)
   --writing-pace N      DeepSeek's pace in the writing runs, tokens per second (default 50)
-  --only LIST           phases to run: sse,poll,callbacks,aes,pages,cleanup,writing (default all)
+  --only LIST           phases to run: sse,poll,callbacks,aes,pages,cleanup,static,writing (default all)
   --strict              also exit non-zero when a target is missed
   --env NAME=VALUE      one more setting for the servers (repeatable; for experiments)
 ";
 
-const PHASES: [&str; 7] = [
+const PHASES: [&str; 8] = [
     "sse",
     "poll",
     "callbacks",
     "aes",
     "pages",
     "cleanup",
+    "static",
     "writing",
 ];
 
@@ -306,7 +307,7 @@ async fn run(o: &Options) -> Result<Report, String> {
         ));
     }
 
-    if runs("sse") || runs("poll") || runs("callbacks") || runs("pages") {
+    if runs("sse") || runs("poll") || runs("callbacks") || runs("pages") || runs("static") {
         say("starting the server (plain pushes)");
         let (mut server, target) = start_server(o, false).await?;
         say(format!(
@@ -449,6 +450,9 @@ async fn run(o: &Options) -> Result<Report, String> {
 
         if runs("pages") {
             pages_phase(&target, &|| server.cpu(), o, &mut report).await?;
+        }
+        if runs("static") {
+            static_phase(&target, &|| server.cpu(), o, &mut report).await?;
         }
 
         check_after_crash(&mut server, &mut report, "plain").await?;
@@ -867,6 +871,140 @@ async fn pages_phase(
     report.logins += 1;
 
     Ok(())
+}
+
+/// The site's in-memory static files against tower-http's `ServeDir` with
+/// the build's precompressed files (the `servedir` binary beside this one),
+/// on the same files, in turns.
+async fn static_phase(
+    target: &Target,
+    cpu: &dyn Fn() -> Option<Duration>,
+    o: &Options,
+    report: &mut Report,
+) -> Result<(), String> {
+    let home = pages::fetch(target, "/").await?;
+    let assets = pages::linked_assets(&home.text());
+    let files: Vec<&String> = [".css", ".wasm"]
+        .iter()
+        .filter_map(|ext| assets.iter().find(|a| a.ends_with(ext)))
+        .collect();
+    if files.len() < 2 {
+        report.problems.push(format!(
+            "static: the home page links no stylesheet or wasm ({assets:?})"
+        ));
+        return Ok(());
+    }
+    let servedir = std::env::current_exe()
+        .map_err(|e| format!("where am I: {e}"))?
+        .with_file_name("servedir");
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free port: {e}"))?;
+    say(format!(
+        "static: starting {} on {addr} for {}",
+        servedir.display(),
+        o.site_root.display()
+    ));
+    let mut child = std::process::Command::new(&servedir)
+        .arg("--root")
+        .arg(&o.site_root)
+        .arg("--addr")
+        .arg(addr.to_string())
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "cannot start {} (cargo build --release -p loadtest builds it): {e}",
+                servedir.display()
+            )
+        })?;
+    let result = async {
+        let other = Target {
+            addr,
+            host: addr.to_string(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while pages::fetch(&other, files[0]).await.is_err() {
+            if Instant::now() > deadline {
+                return Err("servedir did not start".to_owned());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let pid = child.id();
+        let other_cpu = move || server::cpu_of(pid);
+        let warmup = Duration::from_secs_f64((o.seconds / 5.0).clamp(0.5, 2.0));
+        let rounds = o.seconds.round().max(1.0) as usize;
+        for file in &files {
+            // Both must answer the same bytes, Brotli-compressed.
+            let ours = pages::fetch(target, file).await?;
+            let theirs = pages::fetch(&other, file).await?;
+            if theirs.head.status != 200
+                || theirs.head.header("content-encoding") != Some("br")
+                || ours.head.header("content-encoding") != Some("br")
+                || ours.body.len() != theirs.body.len()
+            {
+                report.problems.push(format!(
+                    "static: {file} differs: ours {} {:?} {} B, ServeDir {} {:?} {} B",
+                    ours.head.status,
+                    ours.head.header("content-encoding"),
+                    ours.body.len(),
+                    theirs.head.status,
+                    theirs.head.header("content-encoding"),
+                    theirs.body.len()
+                ));
+                continue;
+            }
+            say(format!(
+                "static: GET {file}, in-memory and ServeDir in turns, {rounds} s each"
+            ));
+            let load = pages::Load {
+                path: file,
+                accept: "*/*",
+                cookie: None,
+                conns: o.page_conns,
+                warmup,
+                duration: Duration::from_secs(1),
+            };
+            let mut runs = pages::in_turns(
+                &[
+                    pages::Turn { target, load, cpu },
+                    pages::Turn {
+                        target: &other,
+                        load,
+                        cpu: &other_cpu,
+                    },
+                ],
+                rounds,
+            )
+            .await?;
+            let (mut memory, mut servedir) = match (runs.pop(), runs.pop()) {
+                (Some(servedir), Some(memory)) => (memory, servedir),
+                _ => return Err("the static runs went missing".into()),
+            };
+            let faster = memory.per_second >= servedir.per_second;
+            push_page_row(
+                report,
+                &format!("static {file}: in memory (server)"),
+                &mut memory,
+                o.page_conns,
+                "≥ ServeDir",
+                Some(faster),
+            );
+            push_page_row(
+                report,
+                &format!("static {file}: tower-http ServeDir, precompressed"),
+                &mut servedir,
+                o.page_conns,
+                "",
+                None,
+            );
+        }
+        Ok(())
+    }
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    result
 }
 
 fn push_page_row(

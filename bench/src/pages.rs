@@ -63,15 +63,39 @@ pub async fn interleaved(
     rounds: usize,
     cpu: &dyn Fn() -> Option<Duration>,
 ) -> Result<Vec<PageRun>, String> {
-    let mut runs: Vec<Option<PageRun>> = loads.iter().map(|_| None).collect();
+    let turns: Vec<Turn<'_>> = loads
+        .iter()
+        .map(|load| Turn {
+            target,
+            load: *load,
+            cpu,
+        })
+        .collect();
+    in_turns(&turns, rounds).await
+}
+
+/// One load against one server (whose CPU time `cpu` reads).
+pub struct Turn<'a> {
+    pub target: &'a Target,
+    pub load: Load<'a>,
+    pub cpu: &'a dyn Fn() -> Option<Duration>,
+}
+
+/// Like [`interleaved`], each load against its own server.
+pub async fn in_turns(turns: &[Turn<'_>], rounds: usize) -> Result<Vec<PageRun>, String> {
+    let mut runs: Vec<Option<PageRun>> = turns.iter().map(|_| None).collect();
     for round in 0..rounds.max(1) {
-        for (load, merged) in loads.iter().zip(runs.iter_mut()) {
+        for (turn, merged) in turns.iter().zip(runs.iter_mut()) {
             let warmup = if round == 0 {
-                load.warmup
+                turn.load.warmup
             } else {
                 Duration::from_millis(100)
             };
-            let run = page_run(target, &Load { warmup, ..*load }, cpu).await?;
+            let load = Load {
+                warmup,
+                ..turn.load
+            };
+            let run = page_run(turn.target, &load, turn.cpu).await?;
             *merged = Some(match merged.take() {
                 Some(before) => before.merge(run),
                 None => run,
@@ -95,14 +119,14 @@ pub async fn fetch(target: &Target, path: &str) -> Result<http::Response, String
     .map_err(|e| format!("GET {path} failed: {e}"))
 }
 
-/// The stylesheet and script the home page links to under /pkg/.
+/// The stylesheet, script and wasm the home page links to under /pkg/.
 pub fn linked_assets(html: &str) -> Vec<String> {
     html.match_indices("\"/pkg/")
         .filter_map(|(at, _)| {
             let rest = &html[at + 1..];
             rest.find('"').map(|end| rest[..end].to_owned())
         })
-        .filter(|p| p.ends_with(".css") || p.ends_with(".js"))
+        .filter(|p| p.ends_with(".css") || p.ends_with(".js") || p.ends_with(".wasm"))
         .collect()
 }
 
@@ -232,6 +256,7 @@ mod tests {
             linked_assets(html),
             vec![
                 "/pkg/site.abc.js".to_owned(),
+                "/pkg/site.abc.wasm".to_owned(),
                 "/pkg/site.def.css".to_owned()
             ]
         );

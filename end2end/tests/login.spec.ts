@@ -4,7 +4,9 @@
 import { expect, test } from "@playwright/test";
 import { expectLoggedIn, openLogin } from "./support/login";
 import { newUser, say, scan } from "./support/phone";
-import { startServer, Server } from "./support/server";
+import { copyTheme, startServer, Server } from "./support/server";
+import fs from "node:fs";
+import path from "node:path";
 
 const AES_KEY = "FakeAesKeyForTestsOnly000000000000000000000";
 
@@ -184,5 +186,36 @@ test("safe mode: encrypted pushes and replies, same flow", async ({ page }) => {
     await expectLoggedIn(page);
   } finally {
     await server.stop();
+  }
+});
+
+test("the user menu shows the links theme/header.json gives it, above 退出登录", async ({ page }) => {
+  const theme = copyTheme();
+  const header = JSON.parse(fs.readFileSync(path.join(theme, "header.json"), "utf8"));
+  header.sections[0].blocks[0].settings.menu_links = [
+    { label: "我的文章", href: "/about" },
+    { label: "帮助中心", href: "https://example.com/help" },
+  ];
+  fs.writeFileSync(path.join(theme, "header.json"), JSON.stringify(header));
+  const server = await startServer({ THEME_DIR: theme });
+  try {
+    await page.goto(server.url + "/");
+    const login = await openLogin(page);
+    await scan(server.url, login.qr_url, await newUser(server.url));
+    await expectLoggedIn(page);
+
+    await page.getByTestId("user-menu-button").click();
+    const items = page.getByRole("menuitem");
+    await expect(items).toHaveText(["我的文章", "帮助中心", "退出登录"]);
+    await expect(items.nth(0)).toHaveAttribute("href", "/about");
+    await expect(items.nth(1)).toHaveAttribute("target", "_blank");
+    // Keyboard: the links are reachable and followed with Enter.
+    await items.nth(0).focus();
+    await page.keyboard.press("Enter");
+    await expect(page).toHaveURL(server.url + "/about");
+    await expectLoggedIn(page);
+  } finally {
+    await server.stop();
+    fs.rmSync(theme, { recursive: true, force: true });
   }
 });

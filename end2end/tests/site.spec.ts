@@ -96,3 +96,16 @@ test("a page file with an unknown module type stops the server with the file nam
   expect(output).toContain(`sections[${about.sections.length - 1}].type`);
   expect(output).toContain('unknown module type "carousel"');
 });
+
+test("the tests' module (test_probe) cannot be placed by the site's theme files", async () => {
+  const theme = copyTheme();
+  const file = path.join(theme, "pages/about.json");
+  const about = JSON.parse(fs.readFileSync(file, "utf8"));
+  about.sections.push({ type: "test_probe", settings: { name: "x", fault: "panic_while_building" } });
+  fs.writeFileSync(file, JSON.stringify(about));
+
+  const { code, output } = await startFailure({ THEME_DIR: theme });
+  expect(code).not.toBe(0);
+  expect(code).not.toBeNull();
+  expect(output).toContain('unknown module type "test_probe"');
+});

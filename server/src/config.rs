@@ -125,13 +125,7 @@ impl Config {
         };
 
         let leptos = leptos_options(&get)?;
-        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
-        if !database_url.starts_with("sqlite:") {
-            return Err(invalid(
-                "DATABASE_URL",
-                "only SQLite (sqlite://path/to/file.db) is supported for now",
-            ));
-        }
+        let database_url = database_url(&get)?;
 
         Ok(Config {
             leptos,
@@ -174,6 +168,58 @@ impl Config {
                 streams_max: number(&get, "LOGIN_STREAMS_MAX", 10_000, 0..=1_000_000)? as u32,
             },
         })
+    }
+}
+
+/// `DATABASE_URL` alone: `server backup` and `server restore` need only the
+/// database, and must work while other settings are still being fixed.
+pub fn database_url_from_env() -> Result<String, ConfigError> {
+    database_url(&|name: &str| {
+        std::env::var(name)
+            .ok()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    })
+}
+
+fn database_url(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+    if !database_url.starts_with("sqlite:") {
+        return Err(invalid(
+            "DATABASE_URL",
+            "only SQLite (sqlite://path/to/file.db) is supported for now",
+        ));
+    }
+    Ok(database_url)
+}
+
+/// How log lines are written (`LOG_FORMAT`). Read on its own, before the
+/// other settings, so that a start-up error is already logged in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `text` (default): one readable line per event, for a person.
+    Text,
+    /// `json`: one JSON object per line, for a log collector.
+    Json,
+}
+
+impl LogFormat {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        match var("LOG_FORMAT")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("" | "text") => Ok(Self::Text),
+            Some("json") => Ok(Self::Json),
+            Some(other) => Err(invalid(
+                "LOG_FORMAT",
+                format!("\"{other}\" is not one of text, json"),
+            )),
+        }
     }
 }
 
@@ -602,6 +648,20 @@ mod tests {
         assert!(!err.to_string().contains(&key));
         let err = config(&[("WECHAT_TOKEN", "a secret token!")]).unwrap_err();
         assert!(!err.to_string().contains("a secret token!"));
+    }
+
+    #[test]
+    fn log_format_is_text_or_json() {
+        let format = |value: Option<&str>| {
+            LogFormat::from_lookup(|name| {
+                assert_eq!(name, "LOG_FORMAT");
+                value.map(str::to_owned)
+            })
+        };
+        assert_eq!(format(None).unwrap(), LogFormat::Text);
+        assert_eq!(format(Some("text")).unwrap(), LogFormat::Text);
+        assert_eq!(format(Some(" JSON ")).unwrap(), LogFormat::Json);
+        assert_eq!(format(Some("xml")).unwrap_err().name, "LOG_FORMAT");
     }
 
     #[test]

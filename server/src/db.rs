@@ -66,6 +66,12 @@ pub fn file_of(pool: &SqlitePool) -> Option<std::path::PathBuf> {
     Some(file.to_path_buf())
 }
 
+/// The database file a `sqlite:` URL names, without opening it.
+pub fn file_of_url(url: &str) -> Result<std::path::PathBuf, DbError> {
+    let options = SqliteConnectOptions::from_str(url).map_err(DbError::Url)?;
+    Ok(options.get_filename().to_path_buf())
+}
+
 /// True when the database answers.
 pub async fn ping(db: &SqlitePool) -> bool {
     sqlx::query("SELECT 1").execute(db).await.is_ok()

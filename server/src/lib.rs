@@ -2,12 +2,16 @@
 //! routes of each area (the login, the writing module, the sandboxes),
 //! assembled in `startup`.
 
+pub mod backup;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod cross_site;
 pub mod db;
 pub mod db_writer;
 pub mod deepseek_sandbox;
+pub mod embedded;
+pub mod error_page;
 pub mod health;
 pub mod login;
 pub mod page_cache;

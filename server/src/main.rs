@@ -1,6 +1,13 @@
-use std::process::ExitCode;
+use std::{path::Path, process::ExitCode};
 
-use server::{config::Config, startup::Application, telemetry};
+use server::{
+    backup,
+    cli::{self, Command},
+    config::{self, Config, LogFormat},
+    db, embedded,
+    startup::Application,
+    telemetry,
+};
 
 /// Rendering a page allocates and frees many small strings; with glibc's
 /// allocator that was about a sixth of a page's CPU time (bench/README.md).
@@ -9,8 +16,27 @@ use server::{config::Config, startup::Application, telemetry};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    let command = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(command) => command,
+        Err(err) => {
+            eprintln!("{err}\n\n{}", cli::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    match command {
+        Command::Help => {
+            print!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Command::Version => {
+            println!("server {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Command::InitTheme(dir) => return init_theme(&dir),
+        Command::Run | Command::Backup(_) | Command::Restore(_) => {}
+    }
+
     // An optional, untracked `.env` fills in settings the environment lacks.
     match dotenvy::dotenv() {
         Ok(_) => {}
@@ -20,26 +46,134 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    telemetry::init();
 
-    let app = match Config::from_env() {
-        Ok(config) => Application::build(config).await,
-        Err(err) => Err(err.into()),
-    };
-    let app = match app {
-        Ok(app) => app,
+    match command {
+        Command::Backup(file) => backup(&file),
+        Command::Restore(file) => restore(&file),
+        _ => run(),
+    }
+}
+
+fn run() -> ExitCode {
+    let format = match LogFormat::from_env() {
+        Ok(format) => format,
         Err(err) => {
-            tracing::error!("the server cannot start: {err}");
+            eprintln!("the server cannot start: {err}");
             return ExitCode::FAILURE;
         }
     };
-
-    tracing::info!("listening on http://{}", app.address());
-    match app.run_until_stopped().await {
-        Ok(()) => ExitCode::SUCCESS,
+    telemetry::init(format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
         Err(err) => {
-            tracing::error!("the server stopped with an error: {err}");
+            tracing::error!("the server cannot start: no async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let app = match Config::from_env() {
+            Ok(config) => Application::build(config).await,
+            Err(err) => Err(err.into()),
+        };
+        let app = match app {
+            Ok(app) => app,
+            Err(err) => {
+                tracing::error!("the server cannot start: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
+
+        tracing::info!("listening on http://{}", app.address());
+        match app.run_until_stopped().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                tracing::error!("the server stopped with an error: {err}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn init_theme(dir: &Path) -> ExitCode {
+    match embedded::write_default_theme(dir) {
+        Ok(files) => {
+            println!(
+                "已把默认主题写入 {}（{files} 个文件）。修改后重启网站生效；设置 THEME_DIR={} 让网站使用它。",
+                dir.display(),
+                dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("写入主题失败：{err}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The database file `DATABASE_URL` names.
+fn database_file() -> Result<std::path::PathBuf, String> {
+    let url = config::database_url_from_env().map_err(|e| e.to_string())?;
+    db::file_of_url(&url).map_err(|e| e.to_string())
+}
+
+fn backup(file: &Path) -> ExitCode {
+    let result = database_file().and_then(|database| {
+        backup::backup(&database, file)
+            .map(|summary| (database, summary))
+            .map_err(|e| e.to_string())
+    });
+    match result {
+        Ok((database, summary)) => {
+            println!(
+                "已备份 {} → {}（{}，用户 {} 个，登录会话 {} 个）。恢复：停止网站后运行 server restore {}",
+                database.display(),
+                file.display(),
+                size(summary.bytes),
+                summary.users,
+                summary.sessions,
+                file.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("备份失败：{err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn restore(file: &Path) -> ExitCode {
+    let result = database_file().and_then(|database| {
+        backup::restore(file, &database)
+            .map(|summary| (database, summary))
+            .map_err(|e| e.to_string())
+    });
+    match result {
+        Ok((database, summary)) => {
+            println!(
+                "已用 {} 恢复数据库 {}（用户 {} 个，登录会话 {} 个）。现在可以启动网站了。",
+                file.display(),
+                database.display(),
+                summary.users,
+                summary.sessions
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("恢复失败：{err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn size(bytes: u64) -> String {
+    if bytes >= 1 << 20 {
+        format!("{:.1} MB", bytes as f64 / (1 << 20) as f64)
+    } else {
+        format!("{:.0} KB", (bytes as f64 / 1024.0).ceil())
     }
 }

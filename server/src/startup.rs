@@ -2,7 +2,7 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
-use app::{shell, App};
+use app::{assets::SiteAssets, shell, App};
 use axum::{
     body::Body,
     extract::{Request, State},
@@ -21,7 +21,7 @@ use crate::{
     db::{self, DbError},
     db_writer::{self, DbWriter, WriteError},
     deepseek_sandbox::{self, DeepseekSandbox},
-    health,
+    error_page, health,
     login::{
         self,
         hub::{LoginHub, MemoryHub},
@@ -34,7 +34,8 @@ use crate::{
     sandbox::{self, Sandbox, SandboxConfig},
     security_headers, serve,
     state::{AppState, Shared, Shutdown},
-    static_files::{self, StaticFiles},
+    static_files::{self, Site, SiteError, StaticFiles},
+    telemetry,
     wechat_link::{local_url, LinkError, WechatLink},
     writing::{self, Writing, WritingService, WritingStartError},
 };
@@ -60,11 +61,8 @@ pub enum StartupError {
     Writer(#[from] WriteError),
     #[error("writing: {0}")]
     Writing(#[from] WritingStartError),
-    #[error("cannot read the static files in {root}: {source}")]
-    StaticFiles {
-        root: String,
-        source: std::io::Error,
-    },
+    #[error("{0}")]
+    StaticFiles(#[from] SiteError),
 }
 
 /// A server bound to its address, ready to run.
@@ -96,18 +94,14 @@ impl Application {
 
         let db = db::connect(&config.database_url).await?;
 
-        let site_root = std::path::PathBuf::from(config.leptos.site_root.as_ref());
-        let static_files = StaticFiles::load(
-            &site_root,
-            &config.leptos.site_pkg_dir,
-            config.leptos.hash_files,
-        )
-        .map_err(|source| StartupError::StaticFiles {
-            root: site_root.display().to_string(),
-            source,
-        })?;
-        if static_files.is_empty() {
-            tracing::warn!(root = %site_root.display(), "no static files: pages will not hydrate (build with cargo leptos)");
+        let site = Site::load(&config.leptos)?;
+        if site.files.is_empty() {
+            tracing::warn!(source = %site.source, "no static files: pages will not hydrate (build with cargo leptos)");
+        } else {
+            tracing::info!(source = %site.source, files = site.files.len(), "static files");
+            for url in site.missing_links() {
+                tracing::warn!(%url, source = %site.source, "pages link a file that is not among the static files: they will not hydrate (a site folder from another build?)");
+            }
         }
 
         let addr = config.leptos.site_addr;
@@ -184,6 +178,7 @@ impl Application {
             writing: writing.clone(),
             wechat: Arc::new(wechat),
             leptos: config.leptos.clone(),
+            assets: site.assets.clone(),
             config: Arc::new(config),
             db,
             theme: Arc::new(theme),
@@ -192,7 +187,8 @@ impl Application {
         let header_read_timeout = state.config.http.header_read_timeout;
         let router = router(
             state,
-            Arc::new(static_files),
+            Arc::new(site.files),
+            site.assets,
             sandbox.map(Arc::new),
             deepseek_sandbox,
         );
@@ -291,6 +287,7 @@ fn streams_within_file_limit(configured: u32) -> u32 {
 fn router(
     state: AppState,
     static_files: Arc<StaticFiles>,
+    assets: SiteAssets,
     sandbox: Option<Arc<Sandbox>>,
     deepseek_sandbox: Option<Arc<DeepseekSandbox>>,
 ) -> Router {
@@ -310,7 +307,7 @@ fn router(
         security_headers::page_policy();
     };
     let leptos = state.leptos.clone();
-    let app = move || shell(leptos.clone());
+    let app = move || shell(leptos.clone(), assets.clone());
 
     // In real mode the sandbox's pages do not exist (the app renders its
     // 404 there too).
@@ -380,8 +377,20 @@ fn router(
     Router::new()
         .merge(answered)
         .merge(streaming.layer(axum::middleware::from_fn(cross_site::refuse_cross_site)))
+        // A panic outside any module becomes the 500 page.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            error_page::catch_panics,
+        ))
+        // One log line per request, with its id (inside the id's layer).
+        .layer(telemetry::request_log())
+        .layer(axum::middleware::from_fn_with_state(
+            state.config.trust_proxy_headers,
+            telemetry::request_id,
+        ))
         // Static files are answered before routing: `/favicon.svg` would
-        // otherwise be taken for a page called "favicon.svg".
+        // otherwise be taken for a page called "favicon.svg". Nor are they
+        // logged or given an id.
         .layer(axum::middleware::from_fn_with_state(
             static_files,
             static_files::serve,

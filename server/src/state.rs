@@ -38,6 +38,8 @@ impl std::ops::Deref for AppState {
 pub struct Shared {
     pub config: Arc<Config>,
     pub leptos: LeptosOptions,
+    /// The names of the site's script, wasm and stylesheet (read once).
+    pub assets: app::assets::SiteAssets,
     pub db: SqlitePool,
     pub theme: Arc<Theme>,
     pub wechat: Arc<WechatLink>,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::theme::{
     settings::{check_each, require_text, Invalid, Settings},
-    SectionId,
+    ModuleSpec, ModuleType, SectionId, Zone,
 };
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -31,12 +31,29 @@ impl Settings for FaqSettings {
     }
 }
 
-#[component]
-pub fn Faq(settings: FaqSettings) -> impl IntoView {
-    // Ids tie each question to its answer for screen readers; the section id
-    // keeps them unique when a page holds several FAQ modules.
-    let id_base = use_context::<SectionId>().map(|s| s.0).unwrap_or_default();
-    view! { <FaqList settings id_base /> }
+/// The module: any number per page, each with its own ids.
+pub struct Faq;
+
+impl ModuleType for Faq {
+    type Settings = FaqSettings;
+    const SPEC: ModuleSpec = ModuleSpec::new("faq", &[Zone::Page]);
+
+    fn view(settings: FaqSettings, _blocks: AnyView) -> impl IntoView + 'static {
+        // Ids tie each question to its answer for screen readers; the section id
+        // keeps them unique when a page holds several FAQ modules.
+        let id_base = use_context::<SectionId>().map(|s| s.0).unwrap_or_default();
+        view! { <FaqList settings id_base /> }
+    }
+
+    fn example() -> FaqSettings {
+        FaqSettings {
+            heading: "常见问题".into(),
+            items: vec![Question {
+                question: "需要付费吗？".into(),
+                answer: "现在免费，用微信扫码登录就能开始写。".into(),
+            }],
+        }
+    }
 }
 
 /// The questions open and close in the browser: an island.

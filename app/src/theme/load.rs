@@ -334,7 +334,12 @@ impl<'a> Placement<'a> {
             .map(|(i, block)| self.section(block, format!("{place}.blocks[{i}]"), Some(spec)))
             .collect::<Result<_, _>>()?;
 
-        Ok(Section { id, module, blocks })
+        Ok(Section {
+            id,
+            module,
+            blocks,
+            place: format!("{}: {place}", self.file.display()),
+        })
     }
 }
 

@@ -6,17 +6,24 @@
 //! `blocks`, module instances shown in a slot of their parent (the way the
 //! login button sits on the right of the header).
 //!
-//! The registry ([`Module`]) is the one place that knows every module type;
-//! modules never import each other.
+//! Each module type declares itself ([`ModuleType`]); the registry
+//! ([`Module`], listed in `crate::modules`) is the one place that knows them
+//! all. Modules never import each other.
 
+mod contain;
 mod model;
-mod registry;
+mod module;
+pub(crate) mod registry;
 mod render;
 pub mod settings;
 
 #[cfg(feature = "ssr")]
 pub mod load;
 
+pub use crate::modules::{Module, MODULES};
 pub use model::{Layout, Page, Section, SiteSettings};
-pub use registry::{Module, ModuleSpec, Zone, MODULES};
+pub use module::{ModuleSpec, ModuleType, Zone};
+pub(crate) use registry::modules;
+#[cfg(all(test, feature = "ssr"))]
+pub(crate) use render::stream_html;
 pub use render::{ModuleFrame, SectionId, Sections};

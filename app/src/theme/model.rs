@@ -36,6 +36,9 @@ impl Default for SiteSettings {
 pub struct Section {
     /// Unique within its file; given in the file or derived from the type.
     pub id: String,
+    /// Where it is placed, for the log when it fails: the file and the
+    /// position in it, e.g. `theme/pages/about.json: sections[2]`.
+    pub place: String,
     pub module: Module,
     /// Module instances rendered in this section's slot (only for module
     /// types that accept blocks).

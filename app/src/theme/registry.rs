@@ -1,108 +1,92 @@
-//! The registry: every module type the theme files may name, in one place.
-//! Adding a module = one variant, one spec, one arm in each `match` below.
+//! The registry: every module type the theme files may name. Each module
+//! declares itself in its own file ([`ModuleType`]); `crate::modules` lists
+//! them with the [`modules!`] macro, one line each, which generates the
+//! `Module` enum and the code that dispatches to each type.
 
-use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use super::settings::{Invalid, Settings};
+use super::{Module, ModuleSpec, MODULES};
 
-use crate::modules::{
-    faq::{Faq, FaqSettings},
-    feature_list::{FeatureList, FeatureListSettings},
-    footer::{Footer, FooterSettings},
-    header::{Header, HeaderSettings},
-    hero::{Hero, HeroSettings},
-    wechat_login::{WechatLogin, WechatLoginSettings},
-};
+/// Declares every module type, one line each: `file::Type`, where `file` is
+/// the module's file (or folder) under `app/src/modules/` and `Type` is the
+/// type in it that implements [`ModuleType`](super::ModuleType). A line may
+/// carry a `#[cfg(…)]` (the modules only tests may place).
+///
+/// For the list `hero::Hero, faq::Faq` it generates:
+/// - `pub mod hero; pub mod faq;`
+/// - `pub enum Module { Hero(HeroSettings), Faq(FaqSettings) }`, a placed
+///   module with its settings;
+/// - `pub const MODULES: &[ModuleSpec]`, every schema;
+/// - `Module::name`, `Module::from_settings` (server only), `Module::render`
+///   and `Module::examples`, each a `match` over the list.
+macro_rules! modules {
+    ($( $(#[$only:meta])* $file:ident :: $ty:ident ),* $(,)?) => {
+        $( $(#[$only])* pub mod $file; )*
 
-/// Where a module may be placed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Zone {
-    /// `theme/header.json`, shared by every page.
-    Header,
-    /// `theme/footer.json`, shared by every page.
-    Footer,
-    /// `theme/pages/*.json`.
-    Page,
-}
-
-impl Zone {
-    pub fn describe(self) -> &'static str {
-        match self {
-            Zone::Header => "the header group",
-            Zone::Footer => "the footer group",
-            Zone::Page => "a page",
+        /// A placed module with its typed settings: one variant per module type.
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum Module {
+            $( $(#[$only])* $ty(<$file::$ty as $crate::theme::ModuleType>::Settings), )*
         }
-    }
-}
 
-/// A module type's schema: its name in the theme files and its placement rules.
-#[derive(Debug)]
-pub struct ModuleSpec {
-    /// The `type` in a theme file.
-    pub name: &'static str,
-    /// The files it may be placed in.
-    pub zones: &'static [Zone],
-    /// At most this many instances in one file (sections and blocks together).
-    pub limit: Option<usize>,
-    /// It has a slot that shows `blocks`.
-    pub accepts_blocks: bool,
-    /// It may itself be placed as a block inside another module.
-    pub as_block: bool,
-}
+        /// The schema of every module type, in the order listed.
+        pub const MODULES: &[$crate::theme::ModuleSpec] = &[
+            $( $(#[$only])* <$file::$ty as $crate::theme::ModuleType>::SPEC, )*
+        ];
 
-pub const MODULES: &[ModuleSpec] = &[
-    ModuleSpec {
-        name: "header",
-        zones: &[Zone::Header],
-        limit: Some(1),
-        accepts_blocks: true,
-        as_block: false,
-    },
-    ModuleSpec {
-        name: "footer",
-        zones: &[Zone::Footer],
-        limit: Some(1),
-        accepts_blocks: false,
-        as_block: false,
-    },
-    ModuleSpec {
-        name: "hero",
-        zones: &[Zone::Page],
-        limit: Some(1),
-        accepts_blocks: false,
-        as_block: false,
-    },
-    ModuleSpec {
-        name: "feature_list",
-        zones: &[Zone::Page],
-        limit: None,
-        accepts_blocks: false,
-        as_block: false,
-    },
-    ModuleSpec {
-        name: "faq",
-        zones: &[Zone::Page],
-        limit: None,
-        accepts_blocks: false,
-        as_block: false,
-    },
-    ModuleSpec {
-        name: "wechat_login",
-        zones: &[Zone::Header],
-        limit: Some(1),
-        accepts_blocks: false,
-        as_block: true,
-    },
-];
+        impl Module {
+            /// The `type` this module is registered under.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $( $(#[$only])* Module::$ty(_) => <$file::$ty as $crate::theme::ModuleType>::SPEC.name, )*
+                }
+            }
 
-/// A placed module with its typed settings.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Module {
-    Header(HeaderSettings),
-    Footer(FooterSettings),
-    Hero(HeroSettings),
-    FeatureList(FeatureListSettings),
-    Faq(FaqSettings),
-    WechatLogin(WechatLoginSettings),
+            /// Builds a module from a theme file's `type` and `settings`,
+            /// checking every setting. `None` when the type is unknown.
+            #[cfg(feature = "ssr")]
+            pub fn from_settings(
+                name: &str,
+                settings: serde_json::Value,
+            ) -> Option<Result<Module, $crate::theme::settings::Invalid>> {
+                $(
+                    $(#[$only])*
+                    if name == <$file::$ty as $crate::theme::ModuleType>::SPEC.name {
+                        return Some($crate::theme::registry::parse(settings).map(Module::$ty));
+                    }
+                )*
+                None
+            }
+
+            /// The module's view; `blocks` fills its slot when it has one.
+            pub fn render(self, blocks: leptos::prelude::AnyView) -> leptos::prelude::AnyView {
+                use leptos::prelude::IntoAny;
+                match self {
+                    $(
+                        $(#[$only])*
+                        Module::$ty(settings) => {
+                            <$file::$ty as $crate::theme::ModuleType>::view(settings, blocks).into_any()
+                        }
+                    )*
+                }
+            }
+
+            /// Every module type with its example settings, for the tests.
+            pub fn examples() -> Vec<Module> {
+                vec![ $( $(#[$only])* Module::$ty(<$file::$ty as $crate::theme::ModuleType>::example()), )* ]
+            }
+
+            /// The settings as a theme file would hold them.
+            #[cfg(test)]
+            pub fn settings_json(&self) -> serde_json::Value {
+                match self {
+                    $( $(#[$only])* Module::$ty(settings) => serde_json::to_value(settings).unwrap(), )*
+                }
+            }
+        }
+    };
 }
+pub(crate) use modules;
 
 impl Module {
     /// The schema of a module type, `None` when no module has that name.
@@ -118,58 +102,16 @@ impl Module {
             .collect::<Vec<_>>()
             .join(", ")
     }
-
-    /// The `type` this module is registered under.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Module::Header(_) => "header",
-            Module::Footer(_) => "footer",
-            Module::Hero(_) => "hero",
-            Module::FeatureList(_) => "feature_list",
-            Module::Faq(_) => "faq",
-            Module::WechatLogin(_) => "wechat_login",
-        }
-    }
-
-    /// Builds a module from a theme file's `type` and `settings`, checking every
-    /// setting. `None` when the type is unknown.
-    #[cfg(feature = "ssr")]
-    pub fn from_settings(
-        name: &str,
-        settings: serde_json::Value,
-    ) -> Option<Result<Module, super::settings::Invalid>> {
-        Some(match name {
-            "header" => parse(settings).map(Module::Header),
-            "footer" => parse(settings).map(Module::Footer),
-            "hero" => parse(settings).map(Module::Hero),
-            "feature_list" => parse(settings).map(Module::FeatureList),
-            "faq" => parse(settings).map(Module::Faq),
-            "wechat_login" => parse(settings).map(Module::WechatLogin),
-            _ => return None,
-        })
-    }
-
-    /// The module's view; `blocks` fills its slot when it has one.
-    pub fn render(self, blocks: AnyView) -> AnyView {
-        match self {
-            Module::Header(settings) => view! { <Header settings blocks/> }.into_any(),
-            Module::Footer(settings) => view! { <Footer settings/> }.into_any(),
-            Module::Hero(settings) => view! { <Hero settings/> }.into_any(),
-            Module::FeatureList(settings) => view! { <FeatureList settings/> }.into_any(),
-            Module::Faq(settings) => view! { <Faq settings/> }.into_any(),
-            Module::WechatLogin(settings) => view! { <WechatLogin settings/> }.into_any(),
-        }
-    }
 }
 
+/// Reads and checks one module's settings; the error names the path of the
+/// bad setting below `settings`.
 #[cfg(feature = "ssr")]
-fn parse<S: super::settings::Settings>(
-    value: serde_json::Value,
-) -> Result<S, super::settings::Invalid> {
+pub(crate) fn parse<S: Settings>(value: serde_json::Value) -> Result<S, Invalid> {
     let settings: S = serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let path = if path == "." { String::new() } else { path };
-        super::settings::Invalid::new(path, err.into_inner().to_string())
+        Invalid::new(path, err.into_inner().to_string())
     })?;
     settings.check()?;
     Ok(settings)
@@ -177,18 +119,52 @@ fn parse<S: super::settings::Settings>(
 
 #[cfg(all(test, feature = "ssr"))]
 mod tests {
-    use super::*;
+    use leptos::prelude::*;
+    use leptos_router::{components::Router, location::RequestUrl};
     use serde_json::json;
 
-    #[test]
-    fn every_spec_has_a_module_and_back() {
-        for spec in MODULES {
-            let module = Module::from_settings(spec.name, json!({}))
-                .unwrap_or_else(|| panic!("{} is in MODULES but not in from_settings", spec.name));
-            // Some modules need settings to be valid; the name must still round-trip.
-            if let Ok(module) = module {
-                assert_eq!(module.name(), spec.name);
-            }
+    use super::*;
+    use crate::{
+        modules::footer::FooterSettings,
+        theme::{stream_html, ModuleFrame},
+    };
+
+    /// Every module type, rendered from its example settings after a trip
+    /// through JSON (as a theme file gives them).
+    #[tokio::test]
+    async fn every_module_renders_its_example() {
+        let examples = Module::examples();
+        assert_eq!(examples.len(), MODULES.len());
+        for (example, spec) in examples.into_iter().zip(MODULES) {
+            assert_eq!(example.name(), spec.name);
+            let module = Module::from_settings(spec.name, example.settings_json())
+                .unwrap_or_else(|| panic!("{} is in MODULES but not in from_settings", spec.name))
+                .unwrap_or_else(|err| panic!("{}'s example is invalid: {err:?}", spec.name));
+            assert_eq!(module, example, "{} does not survive JSON", spec.name);
+            let page = stream_html(|| {
+                // Links inside the site need the router, which needs the URL.
+                provide_context(RequestUrl::new("/"));
+                view! {
+                    <Router>
+                        <ModuleFrame name=spec.name id="example".into() place="example".into()>
+                            {module.render(view! { <span>"block"</span> }.into_any())}
+                        </ModuleFrame>
+                    </Router>
+                }
+                .into_any()
+            })
+            .await;
+            assert!(
+                page.contains(&format!(r#"data-module="{}""#, spec.name)),
+                "{page}"
+            );
+            assert!(!page.contains("module-failed"), "{}: {page}", spec.name);
+            assert_eq!(
+                page.contains("<span>block</span>"),
+                spec.accepts_blocks,
+                "{}: blocks shown exactly when the spec accepts them: {page}",
+                spec.name
+            );
         }
     }
 

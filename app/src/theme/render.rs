@@ -2,7 +2,10 @@
 
 use leptos::prelude::*;
 
-use super::Section;
+use super::{
+    contain::{catch, Contained},
+    Section,
+};
 
 /// Renders sections in their file's order.
 #[component]
@@ -15,45 +18,117 @@ pub fn Sections(sections: Vec<Section>) -> AnyView {
 }
 
 fn render_section(section: Section) -> AnyView {
-    let Section { id, module, blocks } = section;
+    let Section {
+        id,
+        module,
+        blocks,
+        place,
+    } = section;
     let name = module.name();
     let blocks = blocks
         .into_iter()
         .map(render_section)
         .collect_view()
         .into_any();
-    view! { <ModuleFrame name id>{module.render(blocks)}</ModuleFrame> }.into_any()
+    view! { <ModuleFrame name id place>{module.render(blocks)}</ModuleFrame> }.into_any()
 }
 
 /// The id of the section being rendered, for modules that need unique DOM ids.
 #[derive(Clone, Debug)]
 pub struct SectionId(pub String);
 
+/// What a module shows in its place when it fails.
+pub(crate) fn failed_note() -> impl IntoView {
+    view! { <p class="module-failed" role="note">"这部分内容暂时无法显示，请稍后刷新页面。"</p> }
+}
+
 /// Wraps one module: marks it in the DOM (`data-module`, `id`) and, should the
-/// module fail, shows a small note in its place and logs why, so the rest of
-/// the page still renders.
+/// module fail — an `Err` in its view, or a panic while it is built, written
+/// out or waiting for data — shows a small note in its place and logs why
+/// with its place in the theme, so the rest of the page still renders.
 #[component]
-pub fn ModuleFrame(name: &'static str, id: String, children: Children) -> impl IntoView {
+pub fn ModuleFrame(
+    name: &'static str,
+    id: String,
+    /// Where the section is placed (file and position), for the log.
+    #[prop(optional)]
+    place: String,
+    children: Children,
+) -> impl IntoView {
     provide_context(SectionId(id.clone()));
-    let section_id = id.clone();
-    let fallback = move |errors: ArcRwSignal<Errors>| {
-        for (_, error) in errors.get_untracked().iter() {
-            report_failure(name, &section_id, &error.to_string());
-        }
-        view! { <p class="module-failed" role="note">"这部分内容暂时无法显示，请稍后刷新页面。"</p> }
+    let frame = Frame {
+        module: name,
+        section: id.clone(),
+        place,
     };
+    let fallback = {
+        let frame = frame.clone();
+        move |errors: ArcRwSignal<Errors>| {
+            for (_, error) in errors.get_untracked().iter() {
+                frame.report(&error.to_string());
+            }
+            failed_note()
+        }
+    };
+    // The module's view is built inside the error boundary (its `Suspense`s
+    // must find the boundary to report a failed load to it).
+    let build = {
+        let frame = frame.clone();
+        move || match catch(children) {
+            Ok(module) => module.into_any(),
+            Err(why) => {
+                frame.report(&why);
+                failed_note().into_any()
+            }
+        }
+    };
+    let content = Contained::new(
+        view! { <ErrorBoundary fallback>{build()}</ErrorBoundary> }.into_any(),
+        frame,
+    );
     view! {
         <div class="module" data-module=name id=format!("section-{id}")>
-            <ErrorBoundary fallback>{children()}</ErrorBoundary>
+            {content}
         </div>
     }
 }
 
-fn report_failure(module: &str, section: &str, error: &str) {
-    #[cfg(feature = "ssr")]
-    tracing::error!(module, section, error, "module failed to render");
-    #[cfg(not(feature = "ssr"))]
-    leptos::logging::error!("module {module} (section {section}) failed to render: {error}");
+/// A module instance, as the log names it.
+#[derive(Clone, Debug)]
+pub(crate) struct Frame {
+    module: &'static str,
+    section: String,
+    place: String,
+}
+
+impl Frame {
+    /// Logs why the module shows the note instead of itself.
+    pub fn report(&self, error: &str) {
+        let Frame {
+            module,
+            section,
+            place,
+        } = self;
+        #[cfg(feature = "ssr")]
+        tracing::error!(module, section, place, error, "module failed to render");
+        #[cfg(not(feature = "ssr"))]
+        leptos::logging::error!(
+            "module {module} (section {section}, {place}) failed to render: {error}"
+        );
+    }
+}
+
+/// Streams a view to HTML as the server does (out of order, waiting for
+/// data), with a reactive owner and an executor for its loads.
+#[cfg(all(test, feature = "ssr"))]
+pub(crate) async fn stream_html(view: impl FnOnce() -> AnyView) -> String {
+    use futures_util::StreamExt;
+    let _ = any_spawner::Executor::init_tokio();
+    let owner = Owner::new();
+    let stream = owner.with(|| view().to_html_stream_out_of_order());
+    let html = stream.collect::<Vec<String>>().await.concat();
+    drop(owner);
+    html
 }
 
 #[cfg(all(test, feature = "ssr"))]

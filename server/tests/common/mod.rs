@@ -110,7 +110,7 @@ async fn launch(
     let server = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
-    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}/site.db", dir.path().display()))
+    let db = sqlx::SqlitePool::connect(&vars["DATABASE_URL"])
         .await
         .unwrap();
     TestApp {

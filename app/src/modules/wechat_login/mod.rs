@@ -17,7 +17,10 @@ use serde::{Deserialize, Serialize};
 use self::{modal::LoginModal, user_menu::UserMenu};
 use crate::{
     auth::use_current_user,
-    theme::settings::{require_text, Invalid, Settings},
+    theme::{
+        settings::{check_each, require_text, Invalid, Link, Settings},
+        ModuleSpec, ModuleType, Zone,
+    },
 };
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -25,25 +28,53 @@ use crate::{
 pub struct WechatLoginSettings {
     /// The button's text.
     pub label: String,
+    /// Links in the logged-in user's menu, above 退出登录 (e.g. 我的文章).
+    pub menu_links: Vec<Link>,
 }
 
 impl Default for WechatLoginSettings {
     fn default() -> Self {
         Self {
             label: "微信登录".into(),
+            menu_links: Vec::new(),
         }
     }
 }
 
 impl Settings for WechatLoginSettings {
     fn check(&self) -> Result<(), Invalid> {
-        require_text("label", &self.label)
+        require_text("label", &self.label)?;
+        check_each("menu_links", &self.menu_links, Link::check)
+    }
+}
+
+/// The module: a block of the header.
+pub struct WechatLogin;
+
+impl ModuleType for WechatLogin {
+    type Settings = WechatLoginSettings;
+    const SPEC: ModuleSpec = ModuleSpec::new("wechat_login", &[Zone::Header])
+        .limit(1)
+        .as_block();
+
+    fn view(settings: WechatLoginSettings, _blocks: AnyView) -> impl IntoView + 'static {
+        view! { <LoginControl settings /> }
+    }
+
+    fn example() -> WechatLoginSettings {
+        WechatLoginSettings {
+            label: "微信登录".into(),
+            menu_links: vec![Link {
+                label: "我的文章".into(),
+                href: "/articles".into(),
+            }],
+        }
     }
 }
 
 /// Interactive from the first click: an island, hydrated in the browser.
 #[island]
-pub fn WechatLogin(settings: WechatLoginSettings) -> impl IntoView {
+fn LoginControl(settings: WechatLoginSettings) -> impl IntoView {
     let current = use_current_user();
     let open = RwSignal::new(false);
     let close = Callback::new(move |_| open.set(false));
@@ -51,7 +82,7 @@ pub fn WechatLogin(settings: WechatLoginSettings) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     open_on_login_link(open, current);
 
-    let label = settings.label;
+    let WechatLoginSettings { label, menu_links } = settings;
     view! {
         <div class="m-wechat-login">
             <Show
@@ -69,7 +100,7 @@ pub fn WechatLogin(settings: WechatLoginSettings) -> impl IntoView {
                     }
                 }
             >
-                <UserMenu />
+                <UserMenu links=menu_links.clone() />
             </Show>
             <Show when=move || open.get()>
                 <LoginModal on_close=close />

@@ -1,12 +1,12 @@
 //! The logged-in user in the header: avatar placeholder, name, and a menu
-//! with 退出登录.
+//! with the site's links (`menu_links` in `theme/header.json`) and 退出登录.
 
 use leptos::prelude::*;
 
-use crate::auth::use_current_user;
+use crate::{auth::use_current_user, theme::settings::Link};
 
 #[component]
-pub fn UserMenu() -> AnyView {
+pub fn UserMenu(links: Vec<Link>) -> AnyView {
     let current = use_current_user();
     let open = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
@@ -49,6 +49,24 @@ pub fn UserMenu() -> AnyView {
             </button>
             <Show when=move || open.get()>
                 <div class="m-wechat-login__menu" role="menu">
+                    {links
+                        .clone()
+                        .into_iter()
+                        .map(|link| {
+                            let external = link.is_external();
+                            view! {
+                                <a
+                                    role="menuitem"
+                                    class="m-wechat-login__menu-item"
+                                    href=link.href
+                                    target=external.then_some("_blank")
+                                    rel=external.then_some("noopener noreferrer")
+                                >
+                                    {link.label}
+                                </a>
+                            }
+                        })
+                        .collect_view()}
                     <button type="button" role="menuitem" class="m-wechat-login__menu-item" data-testid="logout-button" on:click=log_out>
                         "退出登录"
                     </button>
