@@ -124,15 +124,17 @@ async fn a_dropped_connection_resumes_with_exactly_the_rest() {
     let (_, reload) = alice
         .events_with(&id, page["stream_from"].as_str(), None)
         .await;
-    let mut reload_seen = Followed::default();
-    reload_seen.text = page["body"].as_str().unwrap().to_owned();
-    let reload = reload.unwrap().to_end().await;
+    let mut reload_seen = Followed {
+        text: page["body"].as_str().unwrap().to_owned(),
+        ..Followed::default()
+    };
+    let reload = reload.unwrap().read_to_end().await;
     for message in reload.messages {
         reload_seen.add(message);
     }
     let rest = {
         let mut rest = rest;
-        for message in events.to_end().await.messages {
+        for message in events.read_to_end().await.messages {
             rest.add(message);
         }
         rest
@@ -145,7 +147,7 @@ async fn a_dropped_connection_resumes_with_exactly_the_rest() {
 
     // Any position in the text: exactly what follows it.
     let (_, events) = alice.events_with(&id, None, Some("1.0.1.0")).await;
-    let after_one = events.unwrap().to_end().await;
+    let after_one = events.unwrap().read_to_end().await;
     assert!(matches!(
         after_one.messages[0].event,
         GenerationEvent::Snapshot { whole: false, .. }
@@ -162,7 +164,7 @@ async fn a_dropped_connection_resumes_with_exactly_the_rest() {
         "x",
     ] {
         let (_, events) = alice.events_with(&id, None, Some(bogus)).await;
-        let whole = events.unwrap().to_end().await;
+        let whole = events.unwrap().read_to_end().await;
         assert!(
             matches!(
                 whole.messages[0].event,
@@ -192,7 +194,7 @@ async fn stop_keeps_what_was_written_and_continue_goes_on_from_there() {
     assert_eq!(status, "stopped");
     let seen = {
         let mut seen = seen;
-        for message in events.to_end().await.messages {
+        for message in events.read_to_end().await.messages {
             seen.add(message);
         }
         seen
@@ -215,7 +217,7 @@ async fn stop_keeps_what_was_written_and_continue_goes_on_from_there() {
     let (_, events) = alice.events_with(&id, Some(&seen.last_id), None).await;
     let mut rest = seen.clone();
     rest.finished = None;
-    for message in events.unwrap().to_end().await.messages {
+    for message in events.unwrap().read_to_end().await.messages {
         rest.add(message);
     }
     assert_eq!(rest.status(), Some(GenerationStatus::Done));
@@ -303,7 +305,7 @@ async fn regenerating_keeps_the_previous_version() {
     assert_eq!(saved["body"], "# 我的露营清单\n\n帐篷、睡袋。");
     // A stream from before the edit starts over with the edited text.
     let (_, events) = alice.events_with(&id, Some(&second.last_id), None).await;
-    let after = events.unwrap().to_end().await;
+    let after = events.unwrap().read_to_end().await;
     assert!(matches!(
         after.messages[0].event,
         GenerationEvent::Snapshot { whole: true, .. }
@@ -395,7 +397,7 @@ async fn a_restart_mid_generation_marks_it_interrupted_and_keeps_the_text() {
     // The server stops (as on SIGTERM): the stream ends, the job stores
     // what it had and marks itself interrupted.
     let app = app.restart(&[]).await;
-    let rest = events.to_end().await;
+    let rest = events.read_to_end().await;
     assert!(rest.finished.is_none(), "the stream ended without Finished");
     let (stored, status) = app.stored(&id, 1).await;
     assert_eq!(status, "interrupted");

@@ -261,11 +261,7 @@ async fn hostile_briefs_and_bodies_are_refused_and_change_nothing() {
         (
             with(
                 "keywords",
-                json!(vec!["词"; 9]
-                    .iter()
-                    .enumerate()
-                    .map(|(i, w)| format!("{w}{i}"))
-                    .collect::<Vec<_>>()),
+                json!((0..9).map(|i| format!("词{i}")).collect::<Vec<_>>()),
             ),
             "keywords",
         ),

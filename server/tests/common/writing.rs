@@ -159,7 +159,7 @@ impl Visitor {
     /// Follows article `id` from the start to `Finished`: everything that
     /// came, and the text and reasoning they add up to.
     pub async fn follow(&self, id: &str) -> Followed {
-        self.events(id).await.to_end().await
+        self.events(id).await.read_to_end().await
     }
 }
 
@@ -195,7 +195,7 @@ impl Events {
     }
 
     /// Reads to the end of the stream.
-    pub async fn to_end(mut self) -> Followed {
+    pub async fn read_to_end(mut self) -> Followed {
         let mut followed = Followed::default();
         while let Some(message) = self.next().await {
             followed.add(message);
