@@ -276,9 +276,6 @@ fn router(
             page_cache,
             page_cache::serve,
         ));
-    // The modules' calls (Leptos server functions: the writing module's
-    // `/api/writing/*`) run with the pages' context.
-    let calls = server_functions(context.clone());
     let not_found = leptos_axum::render_app_to_stream_with_context(context, app);
 
     // What browsers use: pages and the login API know who is logged in;
@@ -286,7 +283,6 @@ fn router(
     let mut browser = Router::new()
         .merge(pages)
         .merge(login::browser_routes())
-        .route("/api/writing/{*call}", calls.clone())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             login::resolve_user,
@@ -314,14 +310,7 @@ fn router(
         ));
 
     // Event streams live until their login ends: no request timeout.
-    let mut streaming = login::stream_routes().merge(
-        // Drafting an outline waits for DeepSeek to write all of it (up to
-        // DEEPSEEK_FIRST_TOKEN_TIMEOUT_SECONDS and more): no request
-        // timeout either. It knows who is logged in like the other calls.
-        Router::new().route("/api/writing/outline", calls).layer(
-            axum::middleware::from_fn_with_state(state.clone(), login::resolve_user),
-        ),
-    );
+    let mut streaming = login::stream_routes();
     // The DeepSeek sandbox streams an article for as long as DeepSeek would.
     if let Some(deepseek_sandbox) = deepseek_sandbox {
         streaming = streaming.nest(
@@ -352,22 +341,6 @@ fn router(
         ))
         .layer(axum::middleware::from_fn(security_headers::apply))
         .with_state(state)
-}
-
-/// Answers the server functions under the route it is mounted at, each
-/// with the pages' `context` (the theme, the writing service).
-fn server_functions(
-    context: impl Fn() + Clone + Send + Sync + 'static,
-) -> axum::routing::MethodRouter<AppState> {
-    axum::routing::post(move |request: Request<Body>| {
-        let context = context.clone();
-        async move {
-            use axum::response::IntoResponse;
-            leptos_axum::handle_server_fns_with_context(context, request)
-                .await
-                .into_response()
-        }
-    })
 }
 
 /// The site's 404 page, rendered through the same header and footer as

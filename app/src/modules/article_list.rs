@@ -110,9 +110,12 @@ fn Shelf(
     });
     let deleting = RwSignal::new(None::<ArticleSummary>);
     let ArticleListSettings { heading, empty } = settings;
+    // Set once hydrated (effects run only in the browser), for the tests.
+    let ready = RwSignal::new(false);
+    Effect::new(move |_| ready.set(true));
 
     view! {
-        <section class="m-article-list__shelf" data-testid="article-list">
+        <section class="m-article-list__shelf" data-testid="article-list" data-ready=move || ready.get().to_string()>
             <header class="m-article-list__head">
                 <h1 node_ref=heading_ref tabindex="-1">{heading}</h1>
                 <a class="m-article-list__button m-article-list__button--primary" href="/write">

@@ -127,8 +127,12 @@ pub fn Desk(settings: WriterSettings, opening: Opening) -> impl IntoView {
     on_cleanup(move || work.unfollow());
 
     let logged_in = Signal::derive(move || user.get().is_some());
+    // Effects run only in the browser, once the island has hydrated: the
+    // tests wait for it before typing (hydration would reset the fields).
+    let ready = RwSignal::new(false);
+    Effect::new(move |_| ready.set(true));
     view! {
-        <div class="m-writer__desk" data-testid="writer">
+        <div class="m-writer__desk" data-testid="writer" data-ready=move || ready.get().to_string()>
             {unavailable
                 .map(|error| {
                     view! {
