@@ -168,26 +168,31 @@ pub fn ArticleView(work: Work) -> impl IntoView {
 #[component]
 fn Versions(work: Work) -> impl IntoView {
     let article = work.article;
+    // Only what the list shows (not the text, which changes all the time).
+    let list = Memo::new(move |_| {
+        article.with(|a| {
+            a.as_ref().map(|a| {
+                let versions: Vec<_> = a.versions.iter().map(|v| (v.number, v.status)).collect();
+                (versions, a.version, a.id.clone(), !a.status.is_finished())
+            })
+        })
+    });
     move || {
-        let (versions, shown, id) = article.with(|a| {
-            a.as_ref().map_or((Vec::new(), 0, String::new()), |a| (a.versions.clone(), a.version, a.id.clone()))
-        });
+        let (versions, shown, id, running) = list.get()?;
         (versions.len() > 1).then(|| {
-            let running = article.with(|a| a.as_ref().is_some_and(|a| !a.status.is_finished()));
             view! {
                 <nav class="m-writer__versions" aria-label="版本" data-testid="article-versions">
                     <span>"版本："</span>
                     {versions
                         .into_iter()
-                        .map(|version| {
-                            let number = version.number;
+                        .map(|(number, version_status)| {
                             let id = id.clone();
                             view! {
                                 <button
                                     type="button"
                                     class="m-writer__version"
                                     aria-current=(number == shown).then_some("true")
-                                    title=format!("第 {number} 版 · {} · {} 字", status::label(version.status), version.chars)
+                                    title=format!("第 {number} 版 · {}", status::label(version_status))
                                     disabled=running || number == shown
                                     on:click=move |_| work.load(id.clone(), Some(number))
                                 >

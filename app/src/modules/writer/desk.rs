@@ -127,6 +127,9 @@ pub fn Desk(settings: WriterSettings, opening: Opening) -> impl IntoView {
     on_cleanup(move || work.unfollow());
 
     let logged_in = Signal::derive(move || user.get().is_some());
+    // Changes once, not with every piece of text: the article view is built
+    // once and updates itself.
+    let has_article = Memo::new(move |_| work.article.with(Option::is_some));
     // Effects run only in the browser, once the island has hydrated: the
     // tests wait for it before typing (hydration would reset the fields).
     let ready = RwSignal::new(false);
@@ -146,7 +149,7 @@ pub fn Desk(settings: WriterSettings, opening: Opening) -> impl IntoView {
                 if let Some(error) = work.missing.get() {
                     return view! { <Missing error /> }.into_any();
                 }
-                if work.article.with(Option::is_some) {
+                if has_article.get() {
                     return view! { <ArticleView work /> }.into_any();
                 }
                 if asks_login && !logged_in.get() {
