@@ -37,6 +37,7 @@ pub struct Config {
     pub wechat: WechatConfig,
     pub login: LoginConfig,
     pub deepseek: DeepseekConfig,
+    pub writing: WritingConfig,
     /// `PUBLIC_URL`, `ADMIN_OPENIDS`.
     pub ops: OpsConfig,
 }
@@ -149,6 +150,7 @@ impl Config {
             },
             wechat: wechat_config(&get)?,
             deepseek: deepseek_config(&get)?,
+            writing: writing_config(&get)?,
             ops: ops_config(&get)?,
             login: LoginConfig {
                 expiry: Duration::from_secs(number(&get, "LOGIN_EXPIRY_SECONDS", 300, 5..=86_400)?),
@@ -473,6 +475,7 @@ mod deepseek;
 #[cfg(test)]
 mod documented;
 mod ops;
+mod writing;
 use self::deepseek::deepseek_config;
 pub use self::deepseek::{
     DeepseekConfig, DeepseekMode, WritingNotConfigured, DEFAULT_DEEPSEEK_BASE_URL,
@@ -480,6 +483,8 @@ pub use self::deepseek::{
 };
 use self::ops::ops_config;
 pub use self::ops::OpsConfig;
+use self::writing::writing_config;
+pub use self::writing::WritingConfig;
 
 #[cfg(test)]
 mod tests {

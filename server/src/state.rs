@@ -12,6 +12,7 @@ use crate::{
     config::Config,
     login::{hub::LoginHub, rate_limit::StartLimits, streams::StreamLimits, writer::Writer},
     wechat_link::WechatLink,
+    writing::Writing,
 };
 
 /// Cloned for every request (axum hands each handler its own copy), so it is
@@ -51,6 +52,8 @@ pub struct Shared {
     pub start_limits: Arc<StartLimits>,
     /// Open login event streams (`LOGIN_STREAMS_*`).
     pub stream_limits: Arc<StreamLimits>,
+    /// The writing module; `None` without DeepSeek (and its sandbox).
+    pub writing: Option<Arc<Writing>>,
     pub shutdown: Shutdown,
 }
 

@@ -5,38 +5,14 @@
 //! rather than a round trip to a connection thread; the reads of the
 //! request handlers stay in `store`.
 
-use std::{path::Path, time::Duration};
-
 use app::{auth::User, modules::wechat_login::protocol::LoginStatus};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use wechat::callback::MAX_CLOCK_SKEW_SECS;
 
 use super::store::{Attempt, ATTEMPT_COLUMNS, COMPLETE_WINDOW};
 
 pub type Result<T> = rusqlite::Result<T>;
-
-/// Opens the writer's connection to the (migrated) database at `path`, with
-/// the settings of the pool (`db::connect`): WAL, a synced commit, foreign
-/// keys, a busy timeout.
-pub fn open(path: &Path, busy_timeout: Duration) -> Result<Connection> {
-    let db = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    db.busy_timeout(busy_timeout)?;
-    let mode: String = db.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(rusqlite::Error::InvalidParameterName(format!(
-            "journal_mode is {mode}, not WAL"
-        )));
-    }
-    // FULL syncs each commit: a login WeChat delivered survives a crash.
-    db.pragma_update(None, "synchronous", "FULL")?;
-    db.pragma_update(None, "foreign_keys", "ON")?;
-    db.set_prepared_statement_cache_capacity(32);
-    Ok(db)
-}
 
 fn attempt(row: &Row) -> Result<Attempt> {
     Ok(Attempt {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod writing;
+
 use std::{
     collections::HashMap,
     path::PathBuf,
@@ -13,7 +15,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use server::{config::Config, login::writer::Writer, startup::Application};
+use server::{config::Config, db_writer::DbWriter, login::writer::Writer, startup::Application};
 use wechat::{
     callback::{open_reply, push_request, PushMode, PushRequest},
     message::{event_xml, text_xml},
@@ -36,8 +38,13 @@ pub struct TestApp {
     pub aes: bool,
     /// The login writer, to stop it as a crash would.
     pub writer: Arc<Writer>,
-    _dir: tempfile::TempDir,
+    /// The database writer (its counts).
+    pub db_writer: Arc<DbWriter>,
+    dir: Option<tempfile::TempDir>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    settings: Vec<(String, String)>,
+    site_root: String,
 }
 
 impl Drop for TestApp {
@@ -62,21 +69,40 @@ pub async fn spawn(settings: &[(&str, &str)]) -> TestApp {
 
 /// Like [`spawn`], serving the static files under `site_root`.
 pub async fn spawn_with_site_root(settings: &[(&str, &str)], site_root: &str) -> TestApp {
-    spawn_configured(settings, site_root, |_| {}).await
+    launch_with(settings, site_root, |_| {}).await
 }
 
 /// Like [`spawn`], with the parsed configuration changed by `tweak` before
 /// the server is built (a test-chosen value no setting can give).
 pub async fn spawn_with(settings: &[(&str, &str)], tweak: impl FnOnce(&mut Config)) -> TestApp {
-    spawn_configured(settings, "target/site", tweak).await
+    launch_with(settings, "target/site", tweak).await
 }
 
-async fn spawn_configured(
+async fn launch_with(
     settings: &[(&str, &str)],
     site_root: &str,
     tweak: impl FnOnce(&mut Config),
 ) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
+    let settings: Vec<(String, String)> = settings
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    launch(
+        tempfile::tempdir().unwrap(),
+        settings,
+        site_root.to_owned(),
+        tweak,
+    )
+    .await
+}
+
+/// Starts the server on the database in `dir`.
+async fn launch(
+    dir: tempfile::TempDir,
+    settings: Vec<(String, String)>,
+    site_root: String,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
     let mut vars: HashMap<String, String> = HashMap::from([
         (
             "DATABASE_URL".into(),
@@ -91,20 +117,21 @@ async fn spawn_configured(
         ("LOGIN_START_PER_MINUTE".into(), "0".into()),
         ("LOGIN_START_SITE_PER_MINUTE".into(), "0".into()),
     ]);
-    for (name, value) in settings {
-        vars.insert(name.to_string(), value.to_string());
+    for (name, value) in &settings {
+        vars.insert(name.clone(), value.clone());
     }
     let aes = vars.contains_key("WECHAT_ENCODING_AES_KEY");
     let mut config =
         Config::from_lookup(|name| vars.get(name).cloned()).expect("test settings are valid");
     config.leptos.site_addr = "127.0.0.1:0".parse().unwrap();
-    config.leptos.site_root = site_root.into();
+    config.leptos.site_root = site_root.as_str().into();
     tweak(&mut config);
     let app = Application::build(config).await.expect("the server starts");
     let base = format!("http://{}", app.address());
     let writer = app.writer();
+    let db_writer = app.db_writer();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async {
+    let server = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
     let db = sqlx::SqlitePool::connect(&vars["DATABASE_URL"])
@@ -117,8 +144,40 @@ async fn spawn_configured(
         database_url: vars["DATABASE_URL"].clone(),
         aes,
         writer,
-        _dir: dir,
+        db_writer,
+        dir: Some(dir),
         stop: Some(stop),
+        server: Some(server),
+        settings,
+        site_root,
+    }
+}
+
+impl TestApp {
+    /// Stops the server as an operator would (SIGTERM: open requests
+    /// finish, running work stores what it has) and waits until it has.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+
+    /// Stops the server and starts a new one on the same database, with
+    /// the same settings plus `more`.
+    pub async fn restart(mut self, more: &[(&str, &str)]) -> TestApp {
+        self.stop().await;
+        let mut settings = self.settings.clone();
+        settings.extend(more.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let dir = self.dir.take().unwrap();
+        launch(dir, settings, self.site_root.clone(), |_| {}).await
+    }
+
+    /// The database file (for a test that plays a crash on it).
+    pub fn database(&self) -> PathBuf {
+        self.dir.as_ref().unwrap().path().join("site.db")
     }
 }
 
