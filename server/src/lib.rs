@@ -15,6 +15,7 @@ pub mod embedded;
 pub mod error_page;
 pub mod health;
 pub mod login;
+pub mod ops;
 pub mod page_cache;
 pub mod sandbox;
 pub mod security_headers;

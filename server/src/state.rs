@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use crate::{
     config::Config,
     login::{hub::LoginHub, rate_limit::StartLimits, streams::StreamLimits, writer::Writer},
+    ops::OpsEvents,
     wechat_link::WechatLink,
     writing::Writing,
 };
@@ -54,6 +55,8 @@ pub struct Shared {
     pub stream_limits: Arc<StreamLimits>,
     /// The writing module; `None` without DeepSeek (and its sandbox).
     pub writing: Option<Arc<Writing>>,
+    /// Failures counted for the operator page, written once a minute.
+    pub ops: Arc<OpsEvents>,
     pub shutdown: Shutdown,
 }
 

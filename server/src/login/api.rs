@@ -102,6 +102,7 @@ async fn start(
         Ok(ticket) => ticket,
         Err(err) => {
             // Logged with the reference the visitor sees.
+            state.ops.wechat_error(&err);
             store::delete_attempt(&state.db, &id).await?;
             return Err(LoginError::Wechat(err));
         }

@@ -31,6 +31,7 @@ pub use crate::db_writer::{WriteError, WriteResult, BUSY_TIMEOUT};
 use crate::{
     clock,
     db_writer::{DbWriter, WriteJob},
+    ops::events,
 };
 
 /// The digest recorded with the stamp of a URL check (GET): no body hashes
@@ -249,6 +250,8 @@ fn apply(rules: &Rules, db: &Connection, job: &Job) -> writes::Result<Effect> {
                 now,
                 completion.expires_at,
             )?;
+            // For the operator page, in the same commit.
+            events::count_in(db, events::LOGIN, 1, now)?;
             Effect::Complete(Completed::LoggedIn(user))
         }
         Job::Clean { limit, .. } => Effect::Clean(writes::delete_stale(db, now, *limit)?),
