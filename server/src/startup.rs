@@ -21,21 +21,21 @@ use crate::{
     db::{self, DbError},
     deepseek_sandbox::{self, DeepseekSandbox},
     error_page, health,
-    login::{
-        self,
-        hub::{LoginHub, MemoryHub},
-        inbox::Rules,
-        rate_limit::StartLimits,
-        streams::StreamLimits,
-        writer::{self, WriteError, Writer},
-    },
     page_cache::{self, PageCache},
     sandbox::{self, Sandbox, SandboxConfig},
     security_headers, serve,
     state::{AppState, Shared, Shutdown},
     static_files::{self, Site, SiteError, StaticFiles},
     telemetry,
-    wechat_link::{local_url, LinkError, WechatLink},
+    wechat_login::{
+        self,
+        group_commit::{self, WriteError, Writer},
+        hub::{LoginHub, MemoryHub},
+        push::Rules,
+        rate_limit::StartLimits,
+        streams::StreamLimits,
+        wechat_link::{local_url, LinkError, WechatLink},
+    },
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -134,14 +134,14 @@ impl Application {
         let db_file = db::file_of(&db).ok_or(StartupError::InMemoryDatabase)?;
         let writer = Arc::new(Writer::spawn(
             &db_file,
-            writer::BUSY_TIMEOUT,
+            group_commit::BUSY_TIMEOUT,
             hub.clone(),
             Rules {
                 site: theme.layout.site.name.clone(),
                 confirm_mode: config.login.confirm_mode,
             },
         )?);
-        login::cleanup::spawn(writer.clone(), shutdown.clone());
+        wechat_login::cleanup::spawn(writer.clone(), shutdown.clone());
         let login = &config.login;
         let state = AppState::new(Shared {
             hub,
@@ -282,10 +282,10 @@ fn router(
     // none of it takes a state-changing request from another site.
     let mut browser = Router::new()
         .merge(pages)
-        .merge(login::browser_routes())
+        .merge(wechat_login::browser_routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            login::resolve_user,
+            wechat_login::resolve_user,
         ));
     if let Some(sandbox) = sandbox {
         browser = browser.nest(sandbox::MOUNT_PATH, sandbox::routes(sandbox));
@@ -296,7 +296,7 @@ fn router(
     // callback is another site by nature: no cross-site check.
     let answered = Router::new()
         .merge(browser)
-        .merge(login::wechat_routes())
+        .merge(wechat_login::wechat_routes())
         .merge(health::routes())
         .fallback(
             move |State(state): State<AppState>, request: Request<Body>| {
@@ -310,7 +310,7 @@ fn router(
         ));
 
     // Event streams live until their login ends: no request timeout.
-    let mut streaming = login::stream_routes();
+    let mut streaming = wechat_login::stream_routes();
     // The DeepSeek sandbox streams an article for as long as DeepSeek would.
     if let Some(deepseek_sandbox) = deepseek_sandbox {
         streaming = streaming.nest(
@@ -355,7 +355,7 @@ where
     Fut: Future<Output = Response<Body>>,
 {
     // The 404 page shows the same header, logged in or not.
-    login::attach_user(state, &mut request).await;
+    wechat_login::attach_user(state, &mut request).await;
     not_found(request).await
 }
 

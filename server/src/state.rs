@@ -10,8 +10,10 @@ use tokio::sync::watch;
 
 use crate::{
     config::Config,
-    login::{hub::LoginHub, rate_limit::StartLimits, streams::StreamLimits, writer::Writer},
-    wechat_link::WechatLink,
+    wechat_login::{
+        group_commit::Writer, hub::LoginHub, rate_limit::StartLimits, streams::StreamLimits,
+        wechat_link::WechatLink,
+    },
 };
 
 /// Cloned for every request (axum hands each handler its own copy), so it is

@@ -13,7 +13,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use server::{config::Config, login::writer::Writer, startup::Application};
+use server::{config::Config, startup::Application, wechat_login::group_commit::Writer};
 use wechat::{
     callback::{open_reply, push_request, PushMode, PushRequest},
     message::{event_xml, text_xml},

@@ -9,6 +9,7 @@
 mod client;
 mod modal;
 pub mod protocol;
+pub mod status;
 mod user_menu;
 
 use leptos::prelude::*;

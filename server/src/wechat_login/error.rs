@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use app::modules::wechat_login::protocol::{ErrorBody, LoginStatus};
+use app::modules::wechat_login::{protocol::ErrorBody, status::LoginStatus};
 use axum::{
     http::{header, StatusCode},
     response::{IntoResponse, Response},
@@ -41,7 +41,7 @@ pub enum LoginError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("database: {0}")]
-    Write(#[from] super::writer::WriteError),
+    Write(#[from] super::group_commit::WriteError),
 }
 
 /// How long a browser is told to wait when too many streams are open.

@@ -16,9 +16,10 @@
 //! error), every job of the batch gets that error at once: alone, each would
 //! wait for the same lock.
 //!
-//! The writer is a thread with its own connection (the SQL is in `writes`):
-//! the statements of a batch are plain function calls, and the wait for the
-//! disk blocks no request.
+//! The writer is a thread with its own connection (rusqlite; the SQL is in
+//! `attempt_sql`, `user_sql`, `push_sql` and `cleanup`): the statements of a
+//! batch are plain function calls, and the wait for the disk blocks no
+//! request. What a push means is decided in `push`.
 //!
 //! WeChat waits 5 s for a callback, so nothing may hold the writer long:
 //! the clean-up comes as chunks of a few hundred rows, each one job among
@@ -29,15 +30,18 @@
 
 use std::{path::Path, sync::Arc, time::Duration};
 
-use app::{auth::User, modules::wechat_login::protocol::LoginStatus};
-use rusqlite::{Connection, TransactionBehavior};
+use app::{auth::User, modules::wechat_login::status::LoginStatus};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 use wechat::Stamp;
 
 use super::{
+    attempt::NewAttempt,
+    attempt_sql,
+    cleanup::{self, Removed},
     hub::LoginHub,
-    inbox::{self, Push, Reply, Rules, Taken},
-    writes::{self, Removed},
+    push::{self, Push, Reply, Rules, Taken},
+    push_sql, user_sql,
 };
 use crate::clock;
 
@@ -72,16 +76,6 @@ pub type WriteResult<T> = Result<T, WriteError>;
 /// The handle requests use; cheap to share.
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
-}
-
-/// A new login attempt to store.
-pub struct NewAttempt {
-    pub id: String,
-    pub binding_hash: Vec<u8>,
-    pub client_ip: String,
-    pub user_agent: String,
-    pub created_at: i64,
-    pub expires_at: i64,
 }
 
 /// A confirmed attempt to redeem for a session.
@@ -143,7 +137,7 @@ enum Job {
 }
 
 /// What a job did, before its commit.
-enum Effect {
+enum Applied {
     Push(Taken),
     UrlCheck,
     Start,
@@ -169,7 +163,7 @@ impl Writer {
         hub: Arc<dyn LoginHub>,
         rules: Rules,
     ) -> Result<Self, WriteError> {
-        let db = writes::open(path, busy_timeout)?;
+        let db = open(path, busy_timeout)?;
         let (jobs, queue) = mpsc::channel(QUEUE);
         let context = Context { db, hub, rules };
         std::thread::Builder::new()
@@ -234,6 +228,28 @@ impl Writer {
     }
 }
 
+/// Opens the writer's connection to the (migrated) database at `path`, with
+/// the settings of the pool (`db::connect`): WAL, a synced commit, foreign
+/// keys, a busy timeout.
+pub fn open(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
+    let db = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    db.busy_timeout(busy_timeout)?;
+    let mode: String = db.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "journal_mode is {mode}, not WAL"
+        )));
+    }
+    // FULL syncs each commit: a login WeChat delivered survives a crash.
+    db.pragma_update(None, "synchronous", "FULL")?;
+    db.pragma_update(None, "foreign_keys", "ON")?;
+    db.set_prepared_statement_cache_capacity(32);
+    Ok(db)
+}
+
 fn run(mut context: Context, mut queue: mpsc::Receiver<Job>) {
     while let Some(first) = queue.blocking_recv() {
         let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -274,7 +290,7 @@ fn write_batch(context: &mut Context, batch: Vec<Job>) {
             }
         }
         // One job failed, in a batch of several: the others deserve a try.
-        Err(Failure::Job(err)) if batch.len() > 1 => {
+        Err(BatchError::Job(err)) if batch.len() > 1 => {
             tracing::warn!(error = %err, jobs = batch.len(), "a batch of login writes failed; writing its jobs one by one");
             for job in batch {
                 let result = apply_all(context, std::slice::from_ref(&job))
@@ -283,13 +299,13 @@ fn write_batch(context: &mut Context, batch: Vec<Job>) {
                 finish(context, job, result);
             }
         }
-        Err(Failure::Job(err)) => {
+        Err(BatchError::Job(err)) => {
             if let Some(job) = batch.into_iter().next() {
                 finish(context, job, Err(err.into()));
             }
         }
         // The transaction itself failed (locked, disk): so would each alone.
-        Err(Failure::Transaction(err)) => {
+        Err(BatchError::Transaction(err)) => {
             let err = err.to_string();
             for job in batch {
                 finish(context, job, Err(WriteError::Transaction(err.clone())));
@@ -299,89 +315,81 @@ fn write_batch(context: &mut Context, batch: Vec<Job>) {
 }
 
 /// Why a batch was not committed.
-enum Failure {
+enum BatchError {
     /// Beginning or committing the transaction failed.
     Transaction(rusqlite::Error),
     /// A job's statement failed.
     Job(rusqlite::Error),
 }
 
-impl Failure {
+impl BatchError {
     fn error(self) -> rusqlite::Error {
         match self {
-            Failure::Transaction(err) | Failure::Job(err) => err,
+            BatchError::Transaction(err) | BatchError::Job(err) => err,
         }
     }
 }
 
 /// Applies `jobs` in one transaction and commits it; nothing is kept if any
 /// of them fails.
-fn apply_all(context: &mut Context, jobs: &[Job]) -> Result<Vec<Effect>, Failure> {
+fn apply_all(context: &mut Context, jobs: &[Job]) -> Result<Vec<Applied>, BatchError> {
     // IMMEDIATE takes the write lock up front: a reader's transaction cannot
     // make ours fail halfway.
     let tx = context
         .db
         .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(Failure::Transaction)?;
+        .map_err(BatchError::Transaction)?;
     let mut effects = Vec::with_capacity(jobs.len());
     for job in jobs {
-        effects.push(apply(&context.rules, &tx, job).map_err(Failure::Job)?);
+        effects.push(apply(&context.rules, &tx, job).map_err(BatchError::Job)?);
     }
     // Returns once the commit is on disk (synchronous=FULL).
-    tx.commit().map_err(Failure::Transaction)?;
+    tx.commit().map_err(BatchError::Transaction)?;
     Ok(effects)
 }
 
-fn apply(rules: &Rules, db: &Connection, job: &Job) -> writes::Result<Effect> {
+fn apply(rules: &Rules, db: &Connection, job: &Job) -> rusqlite::Result<Applied> {
     let now = clock::now_ms();
     Ok(match job {
-        Job::Push { push, .. } => Effect::Push(inbox::apply(rules, db, push, now)?),
+        Job::Push { push, .. } => Applied::Push(push::apply(rules, db, push, now)?),
         Job::UrlCheck { stamp, .. } => {
-            writes::remember_stamp(db, stamp.timestamp, &stamp.nonce, &URL_CHECK_DIGEST, now)?;
-            Effect::UrlCheck
+            push_sql::remember_stamp(db, stamp.timestamp, &stamp.nonce, &URL_CHECK_DIGEST, now)?;
+            Applied::UrlCheck
         }
         Job::Start { attempt, .. } => {
-            writes::insert_attempt(
-                db,
-                &attempt.id,
-                &attempt.binding_hash,
-                &attempt.client_ip,
-                &attempt.user_agent,
-                attempt.created_at,
-                attempt.expires_at,
-            )?;
-            Effect::Start
+            attempt_sql::insert(db, attempt)?;
+            Applied::Start
         }
         Job::Complete { completion, .. } => {
             // Read first: a job either writes everything or nothing.
-            let Some(user) = writes::find_user(db, completion.user_id)? else {
-                return Ok(Effect::Complete(Completed::NoUser));
+            let Some(user) = user_sql::find_user(db, completion.user_id)? else {
+                return Ok(Applied::Complete(Completed::NoUser));
             };
-            if !writes::mark_consumed(db, &completion.attempt, now)? {
-                return Ok(Effect::Complete(Completed::AlreadyConsumed));
+            if !attempt_sql::record_completion(db, &completion.attempt, now)? {
+                return Ok(Applied::Complete(Completed::AlreadyConsumed));
             }
-            writes::create_session(
+            user_sql::create_session(
                 db,
                 &completion.token_hash,
                 completion.user_id,
                 now,
                 completion.expires_at,
             )?;
-            Effect::Complete(Completed::LoggedIn(user))
+            Applied::Complete(Completed::LoggedIn(user))
         }
-        Job::Clean { limit, .. } => Effect::Clean(writes::delete_stale(db, now, *limit)?),
-        Job::Ping { .. } | Job::Stop { .. } => Effect::Control,
+        Job::Clean { limit, .. } => Applied::Clean(cleanup::delete_stale(db, now, *limit)?),
+        Job::Ping { .. } | Job::Stop { .. } => Applied::Control,
     })
 }
 
 /// After the commit (or the failure): tell the waiting browsers, then answer.
-fn finish(context: &Context, job: Job, result: WriteResult<Effect>) {
+fn finish(context: &Context, job: Job, result: WriteResult<Applied>) {
     match (job, result) {
-        (Job::Push { done, .. }, Ok(Effect::Push(taken))) => {
+        (Job::Push { done, .. }, Ok(Applied::Push(taken))) => {
             let pushed = match taken {
                 Taken::Handled(outcome) => {
                     if let Some((attempt, status)) = &outcome.changed {
-                        tracing::info!(attempt = %inbox::short(attempt), status = status.as_str(), "login scanned");
+                        tracing::info!(attempt = %push::short(attempt), status = status.as_str(), "login scanned");
                         context.hub.publish(attempt, *status);
                     }
                     Pushed::Reply(outcome.reply)
@@ -393,7 +401,7 @@ fn finish(context: &Context, job: Job, result: WriteResult<Effect>) {
         (Job::UrlCheck { done, .. }, Ok(_)) | (Job::Start { done, .. }, Ok(_)) => {
             let _ = done.send(Ok(()));
         }
-        (Job::Complete { done, completion }, Ok(Effect::Complete(completed))) => {
+        (Job::Complete { done, completion }, Ok(Applied::Complete(completed))) => {
             if matches!(completed, Completed::LoggedIn(_)) {
                 context
                     .hub
@@ -401,7 +409,7 @@ fn finish(context: &Context, job: Job, result: WriteResult<Effect>) {
             }
             let _ = done.send(Ok(completed));
         }
-        (Job::Clean { done, .. }, Ok(Effect::Clean(cleaned))) => {
+        (Job::Clean { done, .. }, Ok(Applied::Clean(cleaned))) => {
             let _ = done.send(Ok(cleaned));
         }
         (job, Ok(_)) => {
@@ -446,7 +454,7 @@ impl Job {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::login::hub::MemoryHub;
+    use crate::wechat_login::hub::MemoryHub;
     use wechat::message::{event_xml, parse_message};
 
     const ID: &str = "0123456789abcdef0123456789abcdef";
@@ -459,7 +467,7 @@ mod tests {
         let pool = crate::db::connect(&url).await.unwrap();
         let file = crate::db::file_of(&pool).unwrap();
         let context = Context {
-            db: writes::open(&file, BUSY).unwrap(),
+            db: open(&file, BUSY).unwrap(),
             hub: Arc::new(MemoryHub::new()),
             rules: Rules {
                 site: "文思".into(),
