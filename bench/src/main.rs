@@ -12,6 +12,7 @@ mod login;
 mod pages;
 mod server;
 mod stats;
+mod writing;
 
 use std::{
     path::{Path, PathBuf},
@@ -43,12 +44,14 @@ usage: cargo run --release -p loadtest -- --server <release server binary> [opti
   --seconds N           measuring time per page (default 10)
   --backlog N           stale rows of each kind for the clean-up run (default 500000)
   --cleanup-scans N     scans during the clean-up run (default 5000)
-  --only LIST           phases to run: sse,poll,callbacks,aes,pages,cleanup,static (default all)
+  --writing LIST        concurrent generations per writing run (default 100,1000)
+  --writing-pace N      DeepSeek's pace in the writing runs, tokens per second (default 50)
+  --only LIST           phases to run: sse,poll,callbacks,aes,pages,cleanup,static,writing (default all)
   --strict              also exit non-zero when a target is missed
   --env NAME=VALUE      one more setting for the servers (repeatable; for experiments)
 ";
 
-const PHASES: [&str; 7] = [
+const PHASES: [&str; 8] = [
     "sse",
     "poll",
     "callbacks",
@@ -56,6 +59,7 @@ const PHASES: [&str; 7] = [
     "pages",
     "cleanup",
     "static",
+    "writing",
 ];
 
 struct Options {
@@ -73,6 +77,8 @@ struct Options {
     seconds: f64,
     backlog: u64,
     cleanup_scans: usize,
+    writing: Vec<usize>,
+    writing_pace: u32,
     phases: Vec<String>,
     strict: bool,
     env: Vec<(String, String)>,
@@ -107,6 +113,8 @@ fn parse_options() -> Result<Options, String> {
         seconds: if quick { 2.0 } else { 10.0 },
         backlog: if quick { 20_000 } else { 500_000 },
         cleanup_scans: if quick { 500 } else { 5_000 },
+        writing: if quick { vec![20] } else { vec![100, 1000] },
+        writing_pace: 50,
         phases: PHASES.map(String::from).to_vec(),
         strict: false,
         env: Vec::new(),
@@ -160,6 +168,10 @@ fn parse_options() -> Result<Options, String> {
             "--backlog" => o.backlog = number("--backlog", value("--backlog")?)? as u64,
             "--cleanup-scans" => {
                 o.cleanup_scans = number("--cleanup-scans", value("--cleanup-scans")?)? as usize
+            }
+            "--writing" => o.writing = list("--writing", value("--writing")?)?,
+            "--writing-pace" => {
+                o.writing_pace = number("--writing-pace", value("--writing-pace")?)? as u32
             }
             "--only" => {
                 o.phases = value("--only")?
@@ -478,6 +490,10 @@ async fn run(o: &Options) -> Result<Report, String> {
         cleanup_phase(o, &mut report).await?;
     }
 
+    if runs("writing") {
+        writing_phase(o, &mut report).await?;
+    }
+
     let lost_or_dup = report
         .problems
         .iter()
@@ -496,6 +512,117 @@ async fn run(o: &Options) -> Result<Report, String> {
     row.met = Some(report.problems.is_empty());
     report.rows.push(row);
     Ok(report)
+}
+
+/// N visitors generating at DeepSeek's pace and following over SSE (a
+/// server and a DeepSeek stand-in of their own, for each N).
+async fn writing_phase(o: &Options, report: &mut Report) -> Result<(), String> {
+    let spec = writing::WritingSpec {
+        binary: &o.server,
+        site_root: &o.site_root,
+        theme_dir: &o.theme_dir,
+        env: &o.env,
+        pace: o.writing_pace,
+    };
+    for &n in &o.writing {
+        say(format!(
+            "writing: {n} generations at {} tokens/s, each followed over SSE",
+            o.writing_pace
+        ));
+        let mut run = writing::run(&spec, n).await?;
+        let lost = run
+            .problems
+            .iter()
+            .filter(|p| p.starts_with("LOST"))
+            .count();
+        let p99 = run.latency.percentile(99.0);
+        let mut row = Row::new(
+            "token → browser, added delay",
+            format!(
+                "{} generations at {} tokens/s",
+                count(n as f64),
+                o.writing_pace
+            ),
+        )
+        .times(&mut run.latency);
+        row.result = format!(
+            "{} tokens in {:.0} s",
+            count(run.tokens as f64),
+            run.took.as_secs_f64()
+        );
+        row.target = if n >= 1000 {
+            "p99 ≤ 10 ms".into()
+        } else {
+            String::new()
+        };
+        row.met = (n >= 1000).then(|| p99 <= Duration::from_millis(10));
+        report.rows.push(row);
+        if let (Some(before), Some(active)) = (run.rss_before_kib, run.rss_active_kib) {
+            let per = (active as f64 - before as f64) / n as f64;
+            let mut row = Row::new(
+                "server memory per active generation",
+                format!("{} running, each followed", count(n as f64)),
+            );
+            row.result = format!(
+                "{per:.1} KiB (RSS {} → {} MiB)",
+                before / 1024,
+                active / 1024
+            );
+            row.target = "≤ 64 KB".into();
+            row.met = Some(per * 1.024 <= 64.0);
+            report.rows.push(row);
+        }
+        let mut row = Row::new(
+            "database writes while all run",
+            format!(
+                "{} running, {:.0} s",
+                count(n as f64),
+                run.window.as_secs_f64()
+            ),
+        );
+        row.result = format!(
+            "{:.1} commits/s holding {} version updates/s{}",
+            run.commits_per_second,
+            count(run.updates_per_second),
+            run.disk_bytes_per_second
+                .map(|b| format!(", {} KB/s to disk", count(b / 1000.0)))
+                .unwrap_or_default()
+        );
+        report.rows.push(row);
+        let mut row = Row::new(
+            "lost or reordered tokens",
+            format!("{} generations", count(n as f64)),
+        );
+        row.result = if lost == 0 && run.problems.is_empty() {
+            "0 (every stored article = what its browser got)".into()
+        } else {
+            format!("{} problems", run.problems.len())
+        };
+        row.target = "0".into();
+        row.met = Some(run.problems.is_empty());
+        report.rows.push(row);
+        if let Some(cpu) = run.cpu_per_token {
+            report.notes.push(format!(
+                "writing, {n} generations: the server spent {:.1} µs of CPU per token (DeepSeek stand-in excluded)",
+                cpu.as_secs_f64() * 1e6
+            ));
+        }
+        if !run.warnings.is_empty() {
+            report.notes.push(format!(
+                "writing, {n} generations: the server logged:\n{}",
+                run.warnings
+            ));
+        }
+        for problem in run.problems.iter().take(10) {
+            report.problems.push(format!("writing: {problem}"));
+        }
+        if run.problems.len() > 10 {
+            report
+                .problems
+                .push(format!("writing: … {} more", run.problems.len() - 10));
+        }
+    }
+    Ok(())
 }
 
 /// Callbacks while the clean-up works through a backlog (a server of its
@@ -966,8 +1093,11 @@ fn main() -> ExitCode {
         .sse
         .iter()
         .chain(&options.poll)
-        .max()
         .copied()
+        // A writing run: each generation a stream here and a DeepSeek
+        // connection in and out of the stand-in.
+        .chain(options.writing.iter().map(|n| n * 2))
+        .max()
         .unwrap_or(0) as u64
         + 1024;
     if files < needed {
@@ -1002,7 +1132,7 @@ fn main() -> ExitCode {
     report.print();
     println!("\n(run took {:.0} s)", began.elapsed().as_secs_f64());
     if !report.problems.is_empty() {
-        eprintln!("\nloadtest: FAILED: the login path lost, duplicated or mangled logins:");
+        eprintln!("\nloadtest: FAILED: logins or article text lost, duplicated or mangled:");
         for p in &report.problems {
             eprintln!("  - {p}");
         }

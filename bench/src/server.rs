@@ -187,6 +187,11 @@ impl Server {
         cpu_of(self.pid()?)
     }
 
+    /// The server's log file.
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
     /// The last lines the server logged.
     pub fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();

@@ -1,11 +1,57 @@
 // The bundle budget: what the home page downloads to become interactive
 // (wasm + JS + CSS under /pkg/, compressed as served) stays under 250 KB.
 
-import { expect, test } from "@playwright/test";
+import { expect, Page, test } from "@playwright/test";
 import { clickLogin } from "./support/login";
 import { startServer } from "./support/server";
 
 const BUDGET = 250 * 1024;
+
+/** What `page` downloads under /pkg/ until the network is idle: each file's size as served. */
+function measure(page: Page): Promise<[string, number, string]>[] {
+  const measured: Promise<[string, number, string]>[] = [];
+  page.on("requestfinished", (request) => {
+    const path = new URL(request.url()).pathname;
+    if (!path.startsWith("/pkg/")) return;
+    measured.push(
+      (async () => {
+        const response = await request.response();
+        const sizes = await request.sizes();
+        return [path, sizes.responseBodySize, response?.headers()["content-encoding"] ?? "identity"];
+      })(),
+    );
+  });
+  return measured;
+}
+
+function report(title: string, files: [string, number, string][], budget: number): number {
+  const total = files.reduce((sum, [, size]) => sum + size, 0);
+  console.log(`${title} (as served):`);
+  for (const [path, size, encoding] of files) {
+    console.log(`  ${(size / 1024).toFixed(1).padStart(7)} KB  ${encoding.padEnd(8)} ${path}`);
+  }
+  console.log(`  ${(total / 1024).toFixed(1).padStart(7)} KB  total (budget ${budget / 1024} KB)`);
+  return total;
+}
+
+// The writing page fetches its lazy island's chunk (Markdown renderer, event
+// stream, clipboard) on top of the shared bundle: only that page pays for it.
+const WRITE_BUDGET = 400 * 1024;
+
+test("the /write page's wasm + JS + CSS stay under 400 KB compressed; its chunk is not the home page's", async ({ page }) => {
+  const server = await startServer();
+  try {
+    const measured = measure(page);
+    await page.goto(server.url + "/write");
+    await expect(page.getByTestId("writer")).toHaveAttribute("data-ready", "true");
+    await page.waitForLoadState("networkidle");
+    const files = await Promise.all(measured);
+    const total = report("/write page bundle", files, WRITE_BUDGET);
+    expect(total).toBeLessThan(WRITE_BUDGET);
+  } finally {
+    await server.stop();
+  }
+});
 
 test("the home page's wasm + JS + CSS stay under 250 KB compressed", async ({ page }) => {
   const server = await startServer();

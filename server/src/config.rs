@@ -37,6 +37,7 @@ pub struct Config {
     pub wechat: WechatConfig,
     pub login: LoginConfig,
     pub deepseek: DeepseekConfig,
+    pub writing: WritingConfig,
 }
 
 /// How long the server waits for a client.
@@ -147,6 +148,7 @@ impl Config {
             },
             wechat: wechat_config(&get)?,
             deepseek: deepseek_config(&get)?,
+            writing: writing_config(&get)?,
             login: LoginConfig {
                 expiry: Duration::from_secs(number(&get, "LOGIN_EXPIRY_SECONDS", 300, 5..=86_400)?),
                 session_ttl: Duration::from_secs(
@@ -450,11 +452,14 @@ fn random_text(len: usize) -> String {
 }
 
 mod deepseek;
+mod writing;
 use self::deepseek::deepseek_config;
 pub use self::deepseek::{
     DeepseekConfig, DeepseekMode, WritingNotConfigured, DEFAULT_DEEPSEEK_BASE_URL,
     DEFAULT_SANDBOX_TOKENS_PER_SECOND, SANDBOX_API_KEY,
 };
+use self::writing::writing_config;
+pub use self::writing::WritingConfig;
 
 #[cfg(test)]
 mod tests {

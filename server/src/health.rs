@@ -1,5 +1,6 @@
-//! `GET /healthz`: 200 when the database answers and the login writer (which
-//! stores every login WeChat delivers) is alive; 503 otherwise.
+//! `GET /healthz`: 200 when the database answers and the database writer
+//! (which stores every login WeChat delivers and the text DeepSeek writes)
+//! is alive; 503 otherwise.
 
 use std::time::Duration;
 

@@ -1,5 +1,6 @@
 //! The site's server: configuration, database, static files, pages, and the
-//! routes of each area, assembled in `startup`.
+//! routes of each area (the login, the writing module, the sandboxes),
+//! assembled in `startup`.
 
 pub mod backup;
 pub mod cli;
@@ -7,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod cross_site;
 pub mod db;
+pub mod db_writer;
 pub mod deepseek_sandbox;
 pub mod embedded;
 pub mod error_page;
@@ -20,3 +22,4 @@ pub mod state;
 pub mod static_files;
 pub mod telemetry;
 pub mod wechat_login;
+pub mod writing;

@@ -13,12 +13,13 @@ use axum::{
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::{net::TcpListener, sync::watch};
-use tower_http::timeout::TimeoutLayer;
+use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
 
 use crate::{
     config::{Config, ConfigError, DeepseekMode},
     cross_site,
     db::{self, DbError},
+    db_writer::{self, DbWriter, WriteError},
     deepseek_sandbox::{self, DeepseekSandbox},
     error_page, health,
     page_cache::{self, PageCache},
@@ -29,13 +30,14 @@ use crate::{
     telemetry,
     wechat_login::{
         self,
-        group_commit::{self, WriteError, Writer},
         hub::{LoginHub, MemoryHub},
         push::Rules,
         rate_limit::StartLimits,
         streams::StreamLimits,
         wechat_link::{local_url, LinkError, WechatLink},
+        writer::Writer,
     },
+    writing::{self, Writing, WritingService, WritingStartError},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -55,8 +57,10 @@ pub enum StartupError {
     Wechat(#[from] LinkError),
     #[error("DATABASE_URL must name a database file (an in-memory database cannot be shared)")]
     InMemoryDatabase,
-    #[error("cannot open the database for the login writer: {0}")]
+    #[error("cannot open the database for the database writer: {0}")]
     Writer(#[from] WriteError),
+    #[error("writing: {0}")]
+    Writing(#[from] WritingStartError),
     #[error("{0}")]
     StaticFiles(#[from] SiteError),
 }
@@ -68,8 +72,14 @@ pub struct Application {
     router: Router,
     stop: watch::Sender<bool>,
     writer: Arc<Writer>,
+    db_writer: Arc<DbWriter>,
+    writing: Option<Arc<Writing>>,
     header_read_timeout: Duration,
 }
+
+/// How long a stopping server waits for running generations to store
+/// their end (each marks itself interrupted, keeping its text).
+const GENERATIONS_STOP_WAIT: Duration = Duration::from_secs(10);
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
@@ -132,17 +142,27 @@ impl Application {
         let (stop, shutdown) = Shutdown::new();
         let hub: Arc<dyn LoginHub> = Arc::new(MemoryHub::new());
         let db_file = db::file_of(&db).ok_or(StartupError::InMemoryDatabase)?;
-        let writer = Arc::new(Writer::spawn(
-            &db_file,
-            group_commit::BUSY_TIMEOUT,
+        let db_writer = Arc::new(DbWriter::spawn(&db_file, db_writer::BUSY_TIMEOUT)?);
+        let writer = Arc::new(Writer::new(
+            db_writer.clone(),
             hub.clone(),
             Rules {
                 site: theme.layout.site.name.clone(),
                 confirm_mode: config.login.confirm_mode,
             },
-        )?);
+        ));
         wechat_login::cleanup::spawn(writer.clone(), shutdown.clone());
         let login = &config.login;
+        let streams_max = streams_within_file_limit(login.streams_max);
+        let writing = Writing::start(
+            &config,
+            &local_url(address),
+            db.clone(),
+            db_writer.clone(),
+            shutdown.clone(),
+            streams_max,
+        )
+        .await?;
         let state = AppState::new(Shared {
             hub,
             writer: writer.clone(),
@@ -153,8 +173,9 @@ impl Application {
             stream_limits: Arc::new(StreamLimits::new(
                 login.streams_per_attempt,
                 login.streams_per_address,
-                streams_within_file_limit(login.streams_max),
+                streams_max,
             )),
+            writing: writing.clone(),
             wechat: Arc::new(wechat),
             leptos: config.leptos.clone(),
             assets: site.assets.clone(),
@@ -177,6 +198,8 @@ impl Application {
             router,
             stop,
             writer,
+            db_writer,
+            writing,
             header_read_timeout,
         })
     }
@@ -189,6 +212,11 @@ impl Application {
     /// The login writer (tests stop it to see `/healthz` fail).
     pub fn writer(&self) -> Arc<Writer> {
         self.writer.clone()
+    }
+
+    /// The database writer (benchmarks read its counts).
+    pub fn db_writer(&self) -> Arc<DbWriter> {
+        self.db_writer.clone()
     }
 
     /// Runs until Ctrl-C or SIGTERM.
@@ -213,11 +241,22 @@ impl Application {
             },
         )
         .await?;
-        // Whatever is still queued is written before the process ends.
-        self.writer.stop().await;
+        // Running generations store their end (interrupted, with their
+        // text), then whatever is still queued is written before the
+        // process ends.
+        if let Some(writing) = &self.writing {
+            if !writing.wait_idle(GENERATIONS_STOP_WAIT).await {
+                tracing::warn!("writing: some generations did not store their end in time; the next start marks them interrupted");
+            }
+        }
+        self.db_writer.stop().await;
         Ok(())
     }
 }
+
+/// The largest request body a browser route takes: an article saved at
+/// its limit (50 000 字, 3 bytes each, or 6 escaped in JSON) fits.
+const MAX_BROWSER_BODY: usize = 1024 * 1024;
 
 /// File descriptors kept for everything but event streams: the WeChat
 /// callback, pages, the database, the logs.
@@ -253,8 +292,18 @@ fn router(
     deepseek_sandbox: Option<Arc<DeepseekSandbox>>,
 ) -> Router {
     let theme = state.theme.clone();
+    // Pages and server functions alike find the writing module's service
+    // here (the app's `use_writing_service`); without DeepSeek there is none
+    // and the module's calls answer NotConfigured.
+    let writing: Option<Arc<dyn WritingService>> = state
+        .writing
+        .as_ref()
+        .map(|writing| -> Arc<dyn WritingService> { writing.clone() });
     let context = move || {
         provide_context(theme.clone());
+        if let Some(writing) = &writing {
+            provide_context(writing.clone());
+        }
         security_headers::page_policy();
     };
     let leptos = state.leptos.clone();
@@ -290,7 +339,11 @@ fn router(
     if let Some(sandbox) = sandbox {
         browser = browser.nest(sandbox::MOUNT_PATH, sandbox::routes(sandbox));
     }
-    let browser = browser.layer(axum::middleware::from_fn(cross_site::refuse_cross_site));
+    let browser = browser
+        // Server functions read their whole body: no browser request of
+        // this site is bigger than an article saved (50 000 字).
+        .layer(RequestBodyLimitLayer::new(MAX_BROWSER_BODY))
+        .layer(axum::middleware::from_fn(cross_site::refuse_cross_site));
 
     // Everything that answers at once gets the request timeout. WeChat's
     // callback is another site by nature: no cross-site check.
@@ -309,8 +362,11 @@ fn router(
             state.config.http.request_timeout,
         ));
 
-    // Event streams live until their login ends: no request timeout.
-    let mut streaming = wechat_login::stream_routes();
+    // Event streams live until their login or generation ends: no request
+    // timeout. An article's knows who is logged in.
+    let mut streaming = wechat_login::stream_routes().merge(writing::events::routes().layer(
+        axum::middleware::from_fn_with_state(state.clone(), wechat_login::resolve_user),
+    ));
     // The DeepSeek sandbox streams an article for as long as DeepSeek would.
     if let Some(deepseek_sandbox) = deepseek_sandbox {
         streaming = streaming.nest(

@@ -11,9 +11,10 @@ use tokio::sync::watch;
 use crate::{
     config::Config,
     wechat_login::{
-        group_commit::Writer, hub::LoginHub, rate_limit::StartLimits, streams::StreamLimits,
-        wechat_link::WechatLink,
+        hub::LoginHub, rate_limit::StartLimits, streams::StreamLimits, wechat_link::WechatLink,
+        writer::Writer,
     },
+    writing::Writing,
 };
 
 /// Cloned for every request (axum hands each handler its own copy), so it is
@@ -53,6 +54,8 @@ pub struct Shared {
     pub start_limits: Arc<StartLimits>,
     /// Open login event streams (`LOGIN_STREAMS_*`).
     pub stream_limits: Arc<StreamLimits>,
+    /// The writing module; `None` without DeepSeek (and its sandbox).
+    pub writing: Option<Arc<Writing>>,
     pub shutdown: Shutdown,
 }
 

@@ -403,6 +403,14 @@ async fn the_page_works_without_javascript() {
     let app = sandbox().await;
     let page = app.get(MOUNT_PATH).await;
     assert_eq!(page.status(), 200);
+    // The site's default policy (`form-action 'none'`) would make the
+    // browser drop the forms below: the page must carry its own.
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.contains("form-action 'self'"), "{policy}");
+    assert!(policy.contains("style-src 'sha256-"), "{policy}");
     let html = page.text().await.unwrap();
     assert!(html.contains("文章生成由本机模拟，不会连接真实 DeepSeek"));
     assert!(html.contains("当前故障：无"));

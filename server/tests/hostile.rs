@@ -136,8 +136,12 @@ impl Run {
                 answers.join(" "),
                 if row.changed { "YES" } else { "none" }
             );
-            for problem in &row.tried.unexpected {
+            for problem in row.tried.unexpected.iter().take(3) {
                 let _ = writeln!(out, "|   unexpected: {problem} | | | | | |");
+            }
+            if row.tried.unexpected.len() > 3 {
+                let more = row.tried.unexpected.len() - 3;
+                let _ = writeln!(out, "|   … {more} more unexpected answers | | | | | |");
             }
         }
         out

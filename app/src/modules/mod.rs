@@ -7,6 +7,8 @@
 //!
 //! Adding a module: its file, and one line here.
 
+/// What the writing module's views (`writer`, `article_list`) share: its
+/// data, calls, Markdown renderer. Not a module of its own.
 pub mod writing;
 
 crate::theme::modules! {
@@ -16,6 +18,8 @@ crate::theme::modules! {
     feature_list::FeatureList,
     faq::Faq,
     wechat_login::WechatLogin,
+    writer::Writer,
+    article_list::ArticleList,
     // Only the tests can place it (feature `test-modules`): it panics and
     // fails on purpose, to prove that a broken module stays in its frame.
     #[cfg(feature = "test-modules")]

@@ -9,10 +9,11 @@ use std::sync::Arc;
 use axum::{
     body::Bytes,
     http::{header, HeaderMap},
-    response::{IntoResponse, Response},
+    response::Response,
     routing::{get, post},
     Json, Router,
 };
+use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -175,7 +176,13 @@ struct Order {
     max_tokens: Option<u64>,
     stop: Vec<String>,
     json_output: bool,
+    /// A continuation: the text so far, which the answer goes on from.
+    continues: Option<String>,
 }
+
+/// What a user turn says when it asks the model to go on from its own
+/// answer before (the writing module's "continue").
+const CONTINUE_WORDS: &str = "接着写";
 
 impl Order {
     fn read(body: &[u8]) -> Result<Self, ApiError> {
@@ -195,16 +202,36 @@ impl Order {
                 "messages must contain 1 to 1000 messages",
             ));
         }
+        let text_of = |message: &InMessage| {
+            message
+                .content
+                .as_ref()
+                .map(Content::text)
+                .unwrap_or_default()
+        };
+        // `[…, assistant: text so far, user: 接着写…]`: DeepSeek goes on from
+        // its own text. The sandbox writes the answer to the conversation
+        // before that turn (the same article, the same seed) and sends what
+        // follows the text so far.
+        let (asked, continues) = match body.messages.as_slice() {
+            [asked @ .., so_far, last]
+                if so_far.role == "assistant"
+                    && last.role == "user"
+                    && text_of(last).contains(CONTINUE_WORDS)
+                    && !asked.is_empty() =>
+            {
+                (asked, Some(text_of(so_far)))
+            }
+            all => (all, None),
+        };
         let mut system = String::new();
         let mut user = String::new();
         let mut prompt_tokens = 0;
         for message in &body.messages {
-            let text = message
-                .content
-                .as_ref()
-                .map(Content::text)
-                .unwrap_or_default();
-            prompt_tokens += tokens::count(&text) + 4;
+            prompt_tokens += tokens::count(&text_of(message)) + 4;
+        }
+        for message in asked {
+            let text = text_of(message);
             match message.role.as_str() {
                 "system" => push_line(&mut system, &text),
                 "user" => push_line(&mut user, &text),
@@ -275,7 +302,7 @@ impl Order {
             None => body.model != "deepseek-chat",
         };
         let mut digest = Sha256::new();
-        for message in &body.messages {
+        for message in asked {
             digest.update(message.role.as_bytes());
             digest.update([0]);
             if let Some(content) = &message.content {
@@ -304,6 +331,7 @@ impl Order {
             max_tokens: body.max_tokens.map(|m| m as u64),
             stop,
             json_output,
+            continues,
         })
     }
 }
@@ -328,7 +356,10 @@ async fn chat(
     }
 
     let brief = Brief::read(&order.system, &order.user);
-    let written = article::write(&brief, order.seed, order.json_output);
+    let mut written = article::write(&brief, order.seed, order.json_output);
+    if let Some(so_far) = &order.continues {
+        written.content = article::rest_after(&written.content, so_far).to_owned();
+    }
     // DeepSeek caches prompt prefixes in 64-token units.
     let cache_hit = order
         .system_prefix
@@ -350,12 +381,22 @@ async fn chat(
         order.seed,
     );
     let pace = sandbox.tokens_per_second();
-    Ok(if order.stream {
-        stream::streamed(answer, order.include_usage, fault, pace)
+    let open = sandbox.open_answer();
+    let response = if order.stream {
+        stream::streamed(answer, order.include_usage, fault, pace, sandbox.stamps())
     } else {
         stream::whole(answer, fault, pace)
-    }
-    .into_response())
+    };
+    // Counted as open until its body is sent or dropped.
+    let (parts, body) = response.into_parts();
+    let body = body.into_data_stream().map(move |chunk| {
+        let _open = &open;
+        chunk
+    });
+    Ok(Response::from_parts(
+        parts,
+        axum::body::Body::from_stream(body),
+    ))
 }
 
 #[cfg(test)]
@@ -436,6 +477,31 @@ mod tests {
                 .unwrap_or_else(|| panic!("{field}={value}"));
             assert_eq!(error.status.as_u16(), 422, "{field}={value}");
         }
+    }
+
+    #[test]
+    fn a_continuation_is_the_same_article_from_where_the_text_stopped() {
+        let asked = base();
+        let first = read(asked.clone()).unwrap();
+        assert!(first.continues.is_none());
+        let mut more = asked.clone();
+        more["messages"].as_array_mut().unwrap().extend([
+            json!({"role": "assistant", "content": "# 猫\n\n猫"}),
+            json!({"role": "user", "content": "请从打断的地方接着写下去。"}),
+        ]);
+        let again = read(more).unwrap();
+        assert_eq!(again.seed, first.seed, "the same article");
+        assert_eq!(again.user, first.user, "the instruction is not the brief");
+        assert_eq!(again.continues.as_deref(), Some("# 猫\n\n猫"));
+        assert!(again.prompt_tokens > first.prompt_tokens);
+        let full = "# 猫\n\n猫是一种动物。";
+        assert_eq!(article::rest_after(full, "# 猫\n\n猫"), "是一种动物。");
+        assert_eq!(
+            article::rest_after(full, "# 狗\n\n狗"),
+            "是一种动物。",
+            "by length"
+        );
+        assert_eq!(article::rest_after(full, &"长".repeat(100)), "");
     }
 
     #[test]

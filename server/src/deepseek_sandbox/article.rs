@@ -38,6 +38,19 @@ pub fn write(brief: &Brief, seed: u64, json_output: bool) -> Written {
     Written { reasoning, content }
 }
 
+/// What follows `so_far` in `content`: the rest of the article when
+/// `so_far` is its beginning, else what follows as many characters.
+pub fn rest_after<'a>(content: &'a str, so_far: &str) -> &'a str {
+    if let Some(rest) = content.strip_prefix(so_far) {
+        return rest;
+    }
+    let chars = so_far.chars().count();
+    content
+        .char_indices()
+        .nth(chars)
+        .map_or("", |(at, _)| &content[at..])
+}
+
 /// Characters a reader would count (no spaces, no Markdown marks).
 pub fn visible_chars(text: &str) -> usize {
     text.chars()

@@ -3,9 +3,12 @@
 //!
 //! - `GET /faults` → `{"armed": {...} | null}`; `POST /faults` with
 //!   `{"fault", "times"?, "delay_ms"?}`; `DELETE /faults`.
-//! - `GET /stats` → `{"chat_requests", "faults_served", "tokens_per_second"}`
-//!   (tests count retries with `chat_requests`).
-//! - `PUT /pace` with `{"tokens_per_second"}` (0 = no pause).
+//! - `GET /stats` → `{"chat_requests", "faults_served", "tokens_per_second",
+//!   "open_answers", "most_open_answers", "stamps"}` (tests count retries
+//!   with `chat_requests`, concurrent requests with `most_open_answers`).
+//! - `PUT /pace` with `{"tokens_per_second", "stamps"?}` (0 = no pause;
+//!   `stamps: true` makes each answer token `<index>:<send time>|`, for
+//!   benchmarks that measure the delay to the browser).
 //! - Forms: `POST /faults/form`, `POST /faults/clear`, `POST /pace/form`,
 //!   each answering with a redirect back to the page.
 
@@ -73,6 +76,9 @@ async fn stats(State(sandbox): State<Arc<DeepseekSandbox>>) -> impl IntoResponse
 #[serde(deny_unknown_fields)]
 struct Pace {
     tokens_per_second: u32,
+    /// Benchmarks: answer tokens become send-time stamps.
+    #[serde(default)]
+    stamps: Option<bool>,
 }
 
 async fn set_pace(
@@ -82,6 +88,9 @@ async fn set_pace(
     let pace: Pace = serde_json::from_slice(&body)
         .map_err(|e| ControlError(format!("请求应为 {{\"tokens_per_second\": 数字}}：{e}")))?;
     apply_pace(&sandbox, pace.tokens_per_second)?;
+    if let Some(on) = pace.stamps {
+        sandbox.set_stamps(on);
+    }
     Ok(Json(sandbox.stats()).into_response())
 }
 

@@ -27,7 +27,7 @@ mod stream;
 mod tokens;
 
 use std::sync::{
-    atomic::{AtomicU32, AtomicU64, Ordering},
+    atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
     Mutex, MutexGuard, PoisonError,
 };
 use std::{collections::HashSet, sync::Arc};
@@ -56,6 +56,23 @@ pub struct DeepseekSandbox {
     chat_requests: AtomicU64,
     /// Of those, how many a fault hit.
     faults_served: AtomicU64,
+    /// Answers being sent now, and the most ever at once (tests of the
+    /// site's cap on concurrent DeepSeek requests).
+    open_answers: Arc<AtomicU64>,
+    most_open_answers: Arc<AtomicU64>,
+    /// Benchmarks: answer tokens are send-time stamps (`stream::stamp`).
+    stamps: AtomicBool,
+}
+
+/// One answer being sent, counted until dropped.
+pub struct OpenAnswer {
+    open: Arc<AtomicU64>,
+}
+
+impl Drop for OpenAnswer {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl DeepseekSandbox {
@@ -66,7 +83,27 @@ impl DeepseekSandbox {
             cached_prefixes: Mutex::default(),
             chat_requests: AtomicU64::new(0),
             faults_served: AtomicU64::new(0),
+            open_answers: Arc::default(),
+            most_open_answers: Arc::default(),
+            stamps: AtomicBool::new(false),
         }
+    }
+
+    /// Counts an answer being sent until the returned guard is dropped.
+    fn open_answer(&self) -> OpenAnswer {
+        let now = self.open_answers.fetch_add(1, Ordering::AcqRel) + 1;
+        self.most_open_answers.fetch_max(now, Ordering::AcqRel);
+        OpenAnswer {
+            open: Arc::clone(&self.open_answers),
+        }
+    }
+
+    pub fn stamps(&self) -> bool {
+        self.stamps.load(Ordering::Relaxed)
+    }
+
+    pub fn set_stamps(&self, on: bool) {
+        self.stamps.store(on, Ordering::Relaxed);
     }
 
     pub fn tokens_per_second(&self) -> u32 {
@@ -118,6 +155,9 @@ impl DeepseekSandbox {
             chat_requests: self.chat_requests.load(Ordering::Relaxed),
             faults_served: self.faults_served.load(Ordering::Relaxed),
             tokens_per_second: self.tokens_per_second(),
+            open_answers: self.open_answers.load(Ordering::Acquire),
+            most_open_answers: self.most_open_answers.load(Ordering::Acquire),
+            stamps: self.stamps(),
         }
     }
 }
@@ -127,6 +167,11 @@ pub struct Stats {
     pub chat_requests: u64,
     pub faults_served: u64,
     pub tokens_per_second: u32,
+    /// Answers being sent now.
+    pub open_answers: u64,
+    /// The most answers ever sent at once.
+    pub most_open_answers: u64,
+    pub stamps: bool,
 }
 
 /// Routes relative to `/sandbox/deepseek`.

@@ -2,7 +2,7 @@
 //! lets a person inject faults and change the pace. Plain HTML forms, no
 //! JavaScript.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::{
     extract::State,
@@ -58,16 +58,7 @@ async fn page(State(sandbox): State<Arc<DeepseekSandbox>>) -> impl IntoResponse 
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>DeepSeek 沙箱 · 文思</title>
-<style>
-body {{ font-family: system-ui, "PingFang SC", "Microsoft YaHei", sans-serif; max-width: 44rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.6; color: #222; }}
-h1 {{ font-size: 1.5rem; }}
-section {{ border: 1px solid #ddd; border-radius: 8px; padding: 0.75rem 1rem; margin: 1rem 0; }}
-label {{ display: block; margin: 0.5rem 0 0.25rem; }}
-input, select, button {{ font: inherit; padding: 0.3rem 0.5rem; }}
-button {{ margin-top: 0.5rem; cursor: pointer; }}
-code {{ background: #f4f4f4; padding: 0 0.25rem; border-radius: 3px; }}
-.note {{ color: #555; font-size: 0.9rem; }}
-</style>
+<style>{STYLE}</style>
 </head>
 <body>
 <h1>DeepSeek 沙箱</h1>
@@ -123,8 +114,38 @@ code {{ background: #f4f4f4; padding: 0 0.25rem; border-radius: 3px; }}
         tps = stats.tokens_per_second,
         mount = MOUNT_PATH,
     );
-    ([(header::CACHE_CONTROL, "no-store")], Html(html))
+    (
+        [
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+            (header::CONTENT_SECURITY_POLICY, POLICY.clone()),
+        ],
+        Html(html),
+    )
 }
+
+/// The page's own Content-Security-Policy. The site's default for
+/// non-Leptos responses allows nothing, which would block this page's
+/// style and, worse, its forms (`form-action 'none'`): allow exactly the
+/// inline style below, by hash, and forms posting back to this site.
+static POLICY: LazyLock<String> = LazyLock::new(|| {
+    use base64::Engine;
+    use sha2::Digest;
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(STYLE));
+    format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'"
+    )
+});
+
+const STYLE: &str = r#"body { font-family: system-ui, "PingFang SC", "Microsoft YaHei", sans-serif; max-width: 44rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.6; color: #222; }
+h1 { font-size: 1.5rem; }
+section { border: 1px solid #ddd; border-radius: 8px; padding: 0.75rem 1rem; margin: 1rem 0; }
+label { display: block; margin: 0.5rem 0 0.25rem; }
+input, select, button { font: inherit; padding: 0.3rem 0.5rem; }
+button { margin-top: 0.5rem; cursor: pointer; }
+code { background: #f4f4f4; padding: 0 0.25rem; border-radius: 3px; }
+.note { color: #555; font-size: 0.9rem; }
+"#;
 
 /// Everything shown comes from the sandbox's own tables, but escaping costs
 /// nothing and keeps it so.

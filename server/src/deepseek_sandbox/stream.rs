@@ -191,6 +191,7 @@ pub fn streamed(
     include_usage: bool,
     fault: Option<ArmedFault>,
     tokens_per_second: u32,
+    stamps: bool,
 ) -> Response {
     let emitter = Emitter {
         midpoint: answer.content_tokens.len() / 2,
@@ -203,6 +204,7 @@ pub fn streamed(
         next_at: Instant::now(),
         stage: Stage::Opening(3),
         midway_done: false,
+        stamps,
     };
     let body = stream::unfold(emitter, |mut emitter| async move {
         let bytes = emitter.next().await?;
@@ -222,6 +224,19 @@ struct Emitter {
     stage: Stage,
     midpoint: usize,
     midway_done: bool,
+    /// Benchmarks: each answer token is `<index>:<send time>|` instead of
+    /// the article's (see [`stamp`]).
+    stamps: bool,
+}
+
+/// A benchmark's token: its index in the answer and when it is sent, in
+/// microseconds since the Unix epoch modulo 10^9 (a reader on the same
+/// machine subtracts from its own clock, minding the wrap every 1 000 s).
+pub fn stamp(index: usize) -> String {
+    let micros = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() % 1_000_000_000);
+    format!("{index}:{micros}|")
 }
 
 #[derive(Clone, Copy)]
@@ -321,7 +336,13 @@ impl Emitter {
                     };
                     self.pace().await;
                     self.stage = Stage::Content(i + 1);
-                    let piece = &self.answer.content[range];
+                    let stamped;
+                    let piece = if self.stamps {
+                        stamped = stamp(i);
+                        stamped.as_str()
+                    } else {
+                        &self.answer.content[range]
+                    };
                     let delta = if self.answer.thinking() {
                         json!({"content": piece, "reasoning_content": null})
                     } else {
@@ -474,7 +495,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_stream_carries_reasoning_answer_finish_usage_and_done() {
-        let text = body_text(streamed(answer(None, &[]), true, None, 0)).await;
+        let text = body_text(streamed(answer(None, &[]), true, None, 0, false)).await;
         let (reasoning, content, finish, usage, done) = read_sse(&text);
         assert_eq!(reasoning, "先想一想结构。");
         assert!(content.starts_with("# 标题\n\n正文第一段。"));
@@ -498,12 +519,19 @@ mod tests {
 
     #[tokio::test]
     async fn stop_and_max_tokens_end_the_answer_as_deepseek_does() {
-        let text = body_text(streamed(answer(None, &["END".into()]), false, None, 0)).await;
+        let text = body_text(streamed(
+            answer(None, &["END".into()]),
+            false,
+            None,
+            0,
+            false,
+        ))
+        .await;
         let (_, content, finish, usage, _) = read_sse(&text);
         assert!(content.ends_with("正文第二段。"), "{content:?}");
         assert_eq!(finish, ["stop"]);
         assert_eq!(usage.len(), 1, "usage rides on the finishing chunk");
-        let text = body_text(streamed(answer(Some(5), &[]), true, None, 0)).await;
+        let text = body_text(streamed(answer(Some(5), &[]), true, None, 0, false)).await;
         let (reasoning, content, finish, usage, _) = read_sse(&text);
         assert_eq!(finish, ["length"]);
         assert_eq!(usage[0]["completion_tokens"], 5);
@@ -525,12 +553,13 @@ mod tests {
             true,
             fault(FaultKind::KeepAlive, 0),
             0,
+            false,
         ))
         .await;
         assert!(keep.starts_with(": keep-alive\n\n: keep-alive\n\n: keep-alive\n\n"));
         assert_eq!(
             read_sse(&keep).1,
-            read_sse(&body_text(streamed(answer(None, &[]), true, None, 0)).await).1
+            read_sse(&body_text(streamed(answer(None, &[]), true, None, 0, false)).await).1
         );
 
         let cut = body_text(streamed(
@@ -538,6 +567,7 @@ mod tests {
             true,
             fault(FaultKind::CutMidway, 0),
             0,
+            false,
         ))
         .await;
         let (_, content, finish, _, done) = read_sse(&cut);
@@ -548,6 +578,7 @@ mod tests {
             true,
             fault(FaultKind::MalformedChunk, 0),
             0,
+            false,
         ))
         .await;
         assert!(bad.contains("\"delta\":{\"content\":\n\n"));
@@ -561,6 +592,7 @@ mod tests {
             true,
             fault(FaultKind::SlowFirstToken, 3_500),
             0,
+            false,
         ))
         .await;
         assert!(start.elapsed() >= Duration::from_millis(3_500));
@@ -573,13 +605,28 @@ mod tests {
         let answer = answer(None, &[]);
         let tokens = answer.reasoning_tokens.len() + answer.content_tokens.len();
         let start = Instant::now();
-        body_text(streamed(answer, true, None, 10)).await;
+        body_text(streamed(answer, true, None, 10, false)).await;
         let took = start.elapsed().as_secs_f64();
         let expected = tokens as f64 / 10.0;
         assert!(
             (took - expected).abs() < 0.2,
             "{took} s for {tokens} tokens"
         );
+    }
+
+    #[tokio::test]
+    async fn stamps_replace_the_answer_tokens_in_order() {
+        let answer = answer(None, &[]);
+        let tokens = answer.content_tokens.len();
+        let text = body_text(streamed(answer, true, None, 0, true)).await;
+        let content = read_sse(&text).1;
+        let stamps: Vec<&str> = content.split_terminator('|').collect();
+        assert_eq!(stamps.len(), tokens);
+        for (i, stamp) in stamps.iter().enumerate() {
+            let (index, micros) = stamp.split_once(':').unwrap();
+            assert_eq!(index.parse::<usize>().unwrap(), i);
+            assert!(micros.parse::<u64>().unwrap() < 1_000_000_000);
+        }
     }
 
     #[tokio::test]

@@ -29,11 +29,11 @@ use super::{
     cookies::LoginCookie,
     error::LoginError,
     events,
-    group_commit::{Completed, Completion},
     push::short,
     qr,
     rate_limit::Refused,
     secrets, user_sql,
+    writer::{Completed, Completion},
 };
 use crate::{clock, state::AppState};
 

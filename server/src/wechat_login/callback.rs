@@ -35,10 +35,10 @@ use sha2::{Digest, Sha256};
 use wechat::{message::text_reply, CallbackError, CallbackQuery};
 
 use super::{
-    group_commit::Pushed,
     push::{Push, Reply},
     refusals::{self, RefusalLog},
     secrets,
+    writer::Pushed,
 };
 use crate::{clock, state::AppState};
 

@@ -14,7 +14,7 @@ use app::modules::wechat_login::status::COMPLETE_WINDOW;
 use rusqlite::{params, Connection};
 use wechat::callback::MAX_CLOCK_SKEW_SECS;
 
-use super::group_commit::{WriteResult, Writer};
+use super::writer::{WriteResult, Writer};
 use crate::state::Shutdown;
 
 const EVERY: Duration = Duration::from_secs(600);

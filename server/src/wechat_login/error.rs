@@ -41,7 +41,7 @@ pub enum LoginError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("database: {0}")]
-    Write(#[from] super::group_commit::WriteError),
+    Write(#[from] super::writer::WriteError),
 }
 
 /// How long a browser is told to wait when too many streams are open.

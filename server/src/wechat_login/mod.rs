@@ -9,27 +9,28 @@
 //!
 //! 1. `api` `POST /api/login/start`: `rate_limit` (per address and site
 //!    wide), `cookies` (the binding cookie), `secrets` (the attempt id), the
-//!    attempt stored through `group_commit` (`attempt`, `attempt_sql`), the
+//!    attempt stored through `writer` (`attempt`, `attempt_sql`), the
 //!    QR code asked of WeChat through `wechat_link` (its access token kept
 //!    by `token_store`) and drawn by `qr`.
 //! 2. `events` `GET /api/login/{id}/events`: the browser follows its attempt;
 //!    `streams` limits the open streams, `hub` wakes it when the attempt
 //!    changes.
 //! 3. `callback` `POST /wechat/callback`: WeChat pushes the scan, verified by
-//!    the `wechat` crate; `group_commit` commits it with the pushes that came
-//!    with it; `push` decides what it means (`push_sql` records it once,
-//!    `user_sql` finds or creates the user, `attempt_sql` records the scan,
-//!    `replies` words the answer in WeChat); after the commit `hub` tells
-//!    the waiting browser.
+//!    the `wechat` crate; `writer` hands it as a job to the site's database
+//!    writer (`crate::db_writer`, shared with the writing module), which
+//!    commits it with the writes that came with it (group commit); `push`
+//!    decides what it means (`push_sql` records it once, `user_sql` finds or
+//!    creates the user, `attempt_sql` records the scan, `replies` words the
+//!    answer in WeChat); after the commit `hub` tells the waiting browser.
 //! 4. `api` `POST /api/login/{id}/complete`: the browser that started the
-//!    attempt redeems it once (`group_commit`: `attempt_sql`, `user_sql`
+//!    attempt redeems it once (`writer`: `attempt_sql`, `user_sql`
 //!    create the session) and gets the session cookie (`cookies`).
 //! 5. Every later request: `session` finds the user of the session cookie
 //!    for pages and handlers (`app::auth`).
 //!
 //! Beside the flow: `error` (the one error type of the routes), `client`
 //! (who is asking), `cleanup` (stale rows, in chunks through the same
-//! thread), `refusals` (rationed logging of refused callbacks), `names`
+//! writer), `refusals` (rationed logging of refused callbacks), `names`
 //! (display names of new users).
 //!
 //! Why the browser's calls are hand-written routes and not Leptos server
@@ -51,7 +52,6 @@ mod client;
 mod cookies;
 mod error;
 mod events;
-pub mod group_commit;
 pub mod hub;
 mod names;
 pub mod push;
@@ -66,6 +66,7 @@ pub mod streams;
 mod token_store;
 mod user_sql;
 pub mod wechat_link;
+pub mod writer;
 
 use axum::Router;
 

@@ -4,7 +4,7 @@
 //! welcomed, an unfollow is recorded.
 //!
 //! Each push is handled in a write transaction (shared with the pushes that
-//! arrived with it, see `group_commit`) that first records its signed stamp (a
+//! arrived with it, see `crate::db_writer`) that first records its signed stamp (a
 //! stamp seen before with another body is refused: a reused signature),
 //! then claims its dedup key, so WeChat's retries change nothing twice and
 //! get the same answer.
@@ -84,7 +84,7 @@ impl Outcome {
 }
 
 /// Handles one push inside the caller's write transaction (see
-/// [`super::group_commit`]): records its stamp first, then claims its dedup key,
+/// [`crate::db_writer`]): records its stamp first, then claims its dedup key,
 /// so a retry of a push already handled changes nothing and gets the same
 /// reply, and a reused signature with another body changes nothing at all.
 pub fn apply(rules: &Rules, db: &Connection, push: &Push, now: i64) -> Result<Taken> {

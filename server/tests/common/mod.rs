@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod writing;
+
 use std::{
     collections::HashMap,
     path::PathBuf,
@@ -13,7 +15,9 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use server::{config::Config, startup::Application, wechat_login::group_commit::Writer};
+use server::{
+    config::Config, db_writer::DbWriter, startup::Application, wechat_login::writer::Writer,
+};
 use wechat::{
     callback::{open_reply, push_request, PushMode, PushRequest},
     message::{event_xml, text_xml},
@@ -34,8 +38,13 @@ pub struct TestApp {
     pub aes: bool,
     /// The login writer, to stop it as a crash would.
     pub writer: Arc<Writer>,
-    _dir: tempfile::TempDir,
+    /// The database writer (its counts).
+    pub db_writer: Arc<DbWriter>,
+    dir: Option<tempfile::TempDir>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    settings: Vec<(String, String)>,
+    site_root: String,
 }
 
 impl Drop for TestApp {
@@ -60,7 +69,19 @@ pub async fn spawn(settings: &[(&str, &str)]) -> TestApp {
 
 /// Like [`spawn`], serving the static files under `site_root`.
 pub async fn spawn_with_site_root(settings: &[(&str, &str)], site_root: &str) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
+    let settings: Vec<(String, String)> = settings
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    launch(tempfile::tempdir().unwrap(), settings, site_root.to_owned()).await
+}
+
+/// Starts the server on the database in `dir`.
+async fn launch(
+    dir: tempfile::TempDir,
+    settings: Vec<(String, String)>,
+    site_root: String,
+) -> TestApp {
     let mut vars: HashMap<String, String> = HashMap::from([
         (
             "DATABASE_URL".into(),
@@ -75,19 +96,20 @@ pub async fn spawn_with_site_root(settings: &[(&str, &str)], site_root: &str) ->
         ("LOGIN_START_PER_MINUTE".into(), "0".into()),
         ("LOGIN_START_SITE_PER_MINUTE".into(), "0".into()),
     ]);
-    for (name, value) in settings {
-        vars.insert(name.to_string(), value.to_string());
+    for (name, value) in &settings {
+        vars.insert(name.clone(), value.clone());
     }
     let aes = vars.contains_key("WECHAT_ENCODING_AES_KEY");
     let mut config =
         Config::from_lookup(|name| vars.get(name).cloned()).expect("test settings are valid");
     config.leptos.site_addr = "127.0.0.1:0".parse().unwrap();
-    config.leptos.site_root = site_root.into();
+    config.leptos.site_root = site_root.as_str().into();
     let app = Application::build(config).await.expect("the server starts");
     let base = format!("http://{}", app.address());
     let writer = app.writer();
+    let db_writer = app.db_writer();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async {
+    let server = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
     let db = sqlx::SqlitePool::connect(&vars["DATABASE_URL"])
@@ -99,8 +121,40 @@ pub async fn spawn_with_site_root(settings: &[(&str, &str)], site_root: &str) ->
         db,
         aes,
         writer,
-        _dir: dir,
+        db_writer,
+        dir: Some(dir),
         stop: Some(stop),
+        server: Some(server),
+        settings,
+        site_root,
+    }
+}
+
+impl TestApp {
+    /// Stops the server as an operator would (SIGTERM: open requests
+    /// finish, running work stores what it has) and waits until it has.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+
+    /// Stops the server and starts a new one on the same database, with
+    /// the same settings plus `more`.
+    pub async fn restart(mut self, more: &[(&str, &str)]) -> TestApp {
+        self.stop().await;
+        let mut settings = self.settings.clone();
+        settings.extend(more.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let dir = self.dir.take().unwrap();
+        launch(dir, settings, self.site_root.clone()).await
+    }
+
+    /// The database file (for a test that plays a crash on it).
+    pub fn database(&self) -> PathBuf {
+        self.dir.as_ref().unwrap().path().join("site.db")
     }
 }
 

@@ -1,9 +1,10 @@
 //! The writing module's calls (Leptos server functions, JSON over POST at
-//! `/api/writing/*`). Each requires a logged-in user and delegates to the
+//! `/api/writing/*`: the arguments are one JSON object named by the
+//! parameters, e.g. `{"id": "…", "how": "fresh"}`; `input = Json`). Each requires a logged-in user and delegates to the
 //! server's [`WritingService`](super::service::WritingService); an error
 //! answer carries the `WritingError` (JSON) and its HTTP status.
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::codec::Json};
 
 use super::protocol::{
     ArticleDetail, ArticleSummary, Brief, GenerationRef, Quota, Regenerate, WritingError,
@@ -42,19 +43,19 @@ mod server {
     }
 }
 
-#[server(prefix = "/api/writing", endpoint = "start")]
+#[server(prefix = "/api/writing", endpoint = "start", input = Json)]
 pub async fn start_article(brief: Brief) -> Result<GenerationRef, WritingError> {
     let (user, service) = server::caller().await?;
     server::answer(service.start(&user, brief).await)
 }
 
-#[server(prefix = "/api/writing", endpoint = "outline")]
+#[server(prefix = "/api/writing", endpoint = "outline", input = Json)]
 pub async fn draft_outline(brief: Brief) -> Result<String, WritingError> {
     let (user, service) = server::caller().await?;
     server::answer(service.outline(&user, brief).await)
 }
 
-#[server(prefix = "/api/writing", endpoint = "regenerate")]
+#[server(prefix = "/api/writing", endpoint = "regenerate", input = Json)]
 pub async fn regenerate_article(
     id: String,
     how: Regenerate,
@@ -63,25 +64,25 @@ pub async fn regenerate_article(
     server::answer(service.regenerate(&user, &id, how).await)
 }
 
-#[server(prefix = "/api/writing", endpoint = "stop")]
+#[server(prefix = "/api/writing", endpoint = "stop", input = Json)]
 pub async fn stop_generation(id: String) -> Result<(), WritingError> {
     let (user, service) = server::caller().await?;
     server::answer(service.stop(&user, &id).await)
 }
 
-#[server(prefix = "/api/writing", endpoint = "list")]
+#[server(prefix = "/api/writing", endpoint = "list", input = Json)]
 pub async fn list_articles() -> Result<Vec<ArticleSummary>, WritingError> {
     let (user, service) = server::caller().await?;
     server::answer(service.list(&user).await)
 }
 
-#[server(prefix = "/api/writing", endpoint = "get")]
+#[server(prefix = "/api/writing", endpoint = "get", input = Json)]
 pub async fn get_article(id: String, version: Option<u32>) -> Result<ArticleDetail, WritingError> {
     let (user, service) = server::caller().await?;
     server::answer(service.get(&user, &id, version).await)
 }
 
-#[server(prefix = "/api/writing", endpoint = "save")]
+#[server(prefix = "/api/writing", endpoint = "save", input = Json)]
 pub async fn save_article(
     id: String,
     title: String,
@@ -91,13 +92,13 @@ pub async fn save_article(
     server::answer(service.save(&user, &id, title, body).await)
 }
 
-#[server(prefix = "/api/writing", endpoint = "delete")]
+#[server(prefix = "/api/writing", endpoint = "delete", input = Json)]
 pub async fn delete_article(id: String) -> Result<(), WritingError> {
     let (user, service) = server::caller().await?;
     server::answer(service.delete(&user, &id).await)
 }
 
-#[server(prefix = "/api/writing", endpoint = "quota")]
+#[server(prefix = "/api/writing", endpoint = "quota", input = Json)]
 pub async fn writing_quota() -> Result<Quota, WritingError> {
     let (user, service) = server::caller().await?;
     server::answer(service.quota(&user).await)

@@ -198,6 +198,13 @@ pub enum GenerationEvent {
         text: String,
         /// Reasoning after the resume position.
         reasoning: String,
+        /// `true`: `text` and `reasoning` are the whole of `version`, to
+        /// replace what is shown — the stream resumed from no position, or
+        /// from one that is not in this version as it is now (another
+        /// version, or the text was edited since). `false`: they follow
+        /// what the position covered.
+        #[serde(default)]
+        whole: bool,
     },
     Text {
         text: String,
@@ -241,6 +248,10 @@ pub enum WritingError {
     /// DeepSeek refused or failed before anything was written.
     #[error("{message}")]
     Upstream { message: String },
+    /// Too many event streams open: this user's (tabs following articles),
+    /// or the server's.
+    #[error("同时打开的文章页面太多了，请关掉一些页面后再试。")]
+    TooManyStreams,
     #[error("服务器出了点问题，请稍后重试；如果一直不行，请把编号 {reference} 告诉网站管理员。")]
     Server { reference: String },
     /// The call did not reach the server or its answer was unreadable.
@@ -255,7 +266,7 @@ impl WritingError {
             Self::NotLoggedIn => 401,
             Self::NotFound => 404,
             Self::Invalid { .. } => 422,
-            Self::DailyLimit { .. } | Self::TooManyRunning { .. } => 429,
+            Self::DailyLimit { .. } | Self::TooManyRunning { .. } | Self::TooManyStreams => 429,
             Self::SiteBusy | Self::NotConfigured => 503,
             Self::Busy => 409,
             Self::Upstream { .. } => 502,
@@ -268,6 +279,26 @@ impl leptos::server_fn::error::FromServerFnError for WritingError {
     type Encoder = leptos::server_fn::codec::JsonEncoding;
 
     fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
+        // On the server the only such errors are the request's: its body
+        // is not this call's arguments (a 400, not a server failure).
+        #[cfg(feature = "ssr")]
+        {
+            use leptos::server_fn::error::ServerFnErrorErr;
+            if let ServerFnErrorErr::Deserialization(_)
+            | ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::MissingArg(_) = value
+            {
+                if let Some(response) =
+                    leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+                {
+                    response.set_status(axum::http::StatusCode::BAD_REQUEST);
+                }
+                return Self::Invalid {
+                    field: "request".into(),
+                    message: "请求的格式不对，请刷新页面后重试。".into(),
+                };
+            }
+        }
         Self::Network {
             detail: value.to_string(),
         }

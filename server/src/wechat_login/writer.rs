@@ -1,38 +1,25 @@
-//! One thread makes the login's writes — WeChat pushes, new attempts,
-//! completions, the clean-up in small chunks — and commits whatever arrived
-//! together in one transaction (group commit).
+//! The login's writes — WeChat pushes, new attempts, completions, the
+//! clean-up in small chunks — as jobs of the site's database writer
+//! ([`crate::db_writer`]), which commits whatever arrived together in one
+//! transaction (group commit).
 //!
-//! With `synchronous=FULL` every commit waits for the disk. Committed one by
-//! one, pushes queue for SQLite's write lock and, when they collide, sleep in
-//! its busy handler for milliseconds. Here they queue in memory instead, and
-//! the writes of all the requests waiting while one batch commits share the
-//! next commit. Nothing is weakened: every request gets its answer only
+//! Nothing is weakened by the batching: every request gets its answer only
 //! after the commit that holds its data, and each push still first claims
-//! its dedup key in the same transaction as its effects.
-//!
-//! If a job fails, the batch is rolled back and each of its jobs is run again
-//! alone, so one bad job cannot fail the others. If the transaction itself
-//! cannot begin or commit (the database locked by another program, a disk
-//! error), every job of the batch gets that error at once: alone, each would
-//! wait for the same lock.
-//!
-//! The writer is a thread with its own connection (rusqlite; the SQL is in
-//! `attempt_sql`, `user_sql`, `push_sql` and `cleanup`): the statements of a
-//! batch are plain function calls, and the wait for the disk blocks no
-//! request. What a push means is decided in `push`.
+//! its dedup key in the same transaction as its effects. The browsers
+//! waiting for an attempt hear of its change after that commit, from the
+//! writer thread, even if the request that carried it stopped waiting.
 //!
 //! WeChat waits 5 s for a callback, so nothing may hold the writer long:
 //! the clean-up comes as chunks of a few hundred rows, each one job among
-//! the others; the connection waits at most [`BUSY_TIMEOUT`] for another
-//! program's write lock; a job whose requester stopped waiting (the callback
-//! answered "try again" at its deadline) is dropped unwritten if the writer
-//! has not begun it, which spares an overloaded writer work nobody awaits.
+//! the others; a job whose requester stopped waiting (the callback answered
+//! "try again" at its deadline) is dropped unwritten if the writer has not
+//! begun it.
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use app::{auth::User, modules::wechat_login::status::LoginStatus};
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
-use tokio::sync::{mpsc, oneshot};
+use rusqlite::Connection;
+use tokio::sync::oneshot;
 use wechat::Stamp;
 
 use super::{
@@ -43,39 +30,21 @@ use super::{
     push::{self, Push, Reply, Rules, Taken},
     push_sql, user_sql,
 };
-use crate::clock;
-
-/// Jobs that arrived together are committed together, up to this many.
-const MAX_BATCH: usize = 128;
-/// Jobs waiting beyond this make their senders wait (back-pressure).
-const QUEUE: usize = 4096;
-
-/// How long the writer's connection waits for another connection's write
-/// lock (the pool's rare writes: logout, the access token) before its batch
-/// fails. Short: a callback must be answered within seconds, and a failed
-/// push is answered "try again", which WeChat does.
-pub const BUSY_TIMEOUT: Duration = Duration::from_millis(1000);
+pub use crate::db_writer::{WriteError, WriteResult, BUSY_TIMEOUT};
+use crate::{
+    clock,
+    db_writer::{DbWriter, WriteJob},
+};
 
 /// The digest recorded with the stamp of a URL check (GET): no body hashes
 /// to it, so the check's signed triple cannot be replayed as a push.
 const URL_CHECK_DIGEST: [u8; 32] = [0; 32];
 
-#[derive(Debug, thiserror::Error)]
-pub enum WriteError {
-    #[error("{0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// The batch's transaction could not begin or commit.
-    #[error("{0}")]
-    Transaction(String),
-    #[error("the login writer has stopped")]
-    Stopped,
-}
-
-pub type WriteResult<T> = Result<T, WriteError>;
-
 /// The handle requests use; cheap to share.
 pub struct Writer {
-    jobs: mpsc::Sender<Job>,
+    db: Arc<DbWriter>,
+    hub: Arc<dyn LoginHub>,
+    rules: Arc<Rules>,
 }
 
 /// A confirmed attempt to redeem for a session.
@@ -129,11 +98,6 @@ enum Job {
         limit: u64,
         done: oneshot::Sender<WriteResult<(Removed, bool)>>,
     },
-    /// Answered as soon as the thread takes it: it is alive and working
-    /// through its queue.
-    Ping { done: oneshot::Sender<()> },
-    /// Ends the thread after the jobs sent before.
-    Stop { done: oneshot::Sender<()> },
 }
 
 /// What a job did, before its commit.
@@ -143,34 +107,45 @@ enum Applied {
     Start,
     Complete(Completed),
     Clean((Removed, bool)),
-    /// Pings and stops are answered in `run`, never batched.
-    Control,
 }
 
-struct Context {
-    db: Connection,
+/// A login job as the database writer runs it: the job, what it needs
+/// besides the database, and its effect until the commit.
+struct LoginJob {
+    job: Job,
+    applied: Option<Applied>,
     hub: Arc<dyn LoginHub>,
-    rules: Rules,
+    rules: Arc<Rules>,
+}
+
+impl WriteJob for LoginJob {
+    fn apply(&mut self, db: &Connection) -> rusqlite::Result<()> {
+        self.applied = Some(apply(&self.rules, db, &self.job)?);
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>, result: WriteResult<()>) {
+        let LoginJob {
+            job, applied, hub, ..
+        } = *self;
+        let result = result.and_then(|()| applied.ok_or(WriteError::Stopped));
+        finish(hub.as_ref(), job, result);
+    }
+
+    fn abandoned(&self) -> bool {
+        self.job.abandoned()
+    }
 }
 
 impl Writer {
-    /// Opens the writer's own connection to the database file at `path`
-    /// (already migrated) and starts its thread, which ends when the last
-    /// `Writer` is dropped, after the jobs already sent.
-    pub fn spawn(
-        path: &Path,
-        busy_timeout: Duration,
-        hub: Arc<dyn LoginHub>,
-        rules: Rules,
-    ) -> Result<Self, WriteError> {
-        let db = open(path, busy_timeout)?;
-        let (jobs, queue) = mpsc::channel(QUEUE);
-        let context = Context { db, hub, rules };
-        std::thread::Builder::new()
-            .name("login-writer".into())
-            .spawn(move || run(context, queue))
-            .map_err(|_| WriteError::Stopped)?;
-        Ok(Self { jobs })
+    /// The login's writes through `db`; `hub` hears of each committed
+    /// change of an attempt.
+    pub fn new(db: Arc<DbWriter>, hub: Arc<dyn LoginHub>, rules: Rules) -> Self {
+        Self {
+            db,
+            hub,
+            rules: Arc::new(rules),
+        }
     }
 
     /// Handles a verified WeChat push: the passive reply, or the refusal
@@ -205,147 +180,31 @@ impl Writer {
         self.send(Job::Clean { limit, done }, answer).await
     }
 
-    /// Whether the thread is alive and taking jobs: answered when it gets
-    /// to this one, so a stuck or dead writer never answers.
+    /// Whether the database writer is alive and taking jobs.
     pub async fn ping(&self) -> bool {
-        let (done, answer) = oneshot::channel();
-        self.jobs.send(Job::Ping { done }).await.is_ok() && answer.await.is_ok()
+        self.db.ping().await
     }
 
-    /// Stops the thread once the jobs already sent are written; later jobs
-    /// fail with [`WriteError::Stopped`].
+    /// Stops the database writer once the jobs already sent are written;
+    /// later jobs fail with [`WriteError::Stopped`].
     pub async fn stop(&self) {
-        let (done, answer) = oneshot::channel();
-        if self.jobs.send(Job::Stop { done }).await.is_ok() {
-            let _ = answer.await;
-        }
+        self.db.stop().await
     }
 
     async fn send<T>(&self, job: Job, answer: oneshot::Receiver<WriteResult<T>>) -> WriteResult<T> {
-        self.jobs.send(job).await.map_err(|_| WriteError::Stopped)?;
+        self.db.submit(Box::new(self.job(job))).await?;
         // Dropped unanswered only if the thread died: treat as not written.
         answer.await.unwrap_or(Err(WriteError::Stopped))
     }
-}
 
-/// Opens the writer's connection to the (migrated) database at `path`, with
-/// the settings of the pool (`db::connect`): WAL, a synced commit, foreign
-/// keys, a busy timeout.
-pub fn open(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
-    let db = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    db.busy_timeout(busy_timeout)?;
-    let mode: String = db.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(rusqlite::Error::InvalidParameterName(format!(
-            "journal_mode is {mode}, not WAL"
-        )));
-    }
-    // FULL syncs each commit: a login WeChat delivered survives a crash.
-    db.pragma_update(None, "synchronous", "FULL")?;
-    db.pragma_update(None, "foreign_keys", "ON")?;
-    db.set_prepared_statement_cache_capacity(32);
-    Ok(db)
-}
-
-fn run(mut context: Context, mut queue: mpsc::Receiver<Job>) {
-    while let Some(first) = queue.blocking_recv() {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        let mut stop = None;
-        let mut next = Some(first);
-        while let Some(job) = next.take() {
-            match job {
-                Job::Ping { done } => {
-                    let _ = done.send(());
-                }
-                Job::Stop { done } => {
-                    stop = Some(done);
-                    break;
-                }
-                // Its requester stopped waiting: nobody would hear of it.
-                job if job.abandoned() => {}
-                job => batch.push(job),
-            }
-            if batch.len() < MAX_BATCH {
-                next = queue.try_recv().ok();
-            }
-        }
-        if !batch.is_empty() {
-            write_batch(&mut context, batch);
-        }
-        if let Some(done) = stop {
-            let _ = done.send(());
-            return;
+    fn job(&self, job: Job) -> LoginJob {
+        LoginJob {
+            job,
+            applied: None,
+            hub: self.hub.clone(),
+            rules: self.rules.clone(),
         }
     }
-}
-
-fn write_batch(context: &mut Context, batch: Vec<Job>) {
-    match apply_all(context, &batch) {
-        Ok(effects) => {
-            for (job, effect) in batch.into_iter().zip(effects) {
-                finish(context, job, Ok(effect));
-            }
-        }
-        // One job failed, in a batch of several: the others deserve a try.
-        Err(BatchError::Job(err)) if batch.len() > 1 => {
-            tracing::warn!(error = %err, jobs = batch.len(), "a batch of login writes failed; writing its jobs one by one");
-            for job in batch {
-                let result = apply_all(context, std::slice::from_ref(&job))
-                    .map(|mut effects| effects.remove(0))
-                    .map_err(|failure| WriteError::from(failure.error()));
-                finish(context, job, result);
-            }
-        }
-        Err(BatchError::Job(err)) => {
-            if let Some(job) = batch.into_iter().next() {
-                finish(context, job, Err(err.into()));
-            }
-        }
-        // The transaction itself failed (locked, disk): so would each alone.
-        Err(BatchError::Transaction(err)) => {
-            let err = err.to_string();
-            for job in batch {
-                finish(context, job, Err(WriteError::Transaction(err.clone())));
-            }
-        }
-    }
-}
-
-/// Why a batch was not committed.
-enum BatchError {
-    /// Beginning or committing the transaction failed.
-    Transaction(rusqlite::Error),
-    /// A job's statement failed.
-    Job(rusqlite::Error),
-}
-
-impl BatchError {
-    fn error(self) -> rusqlite::Error {
-        match self {
-            BatchError::Transaction(err) | BatchError::Job(err) => err,
-        }
-    }
-}
-
-/// Applies `jobs` in one transaction and commits it; nothing is kept if any
-/// of them fails.
-fn apply_all(context: &mut Context, jobs: &[Job]) -> Result<Vec<Applied>, BatchError> {
-    // IMMEDIATE takes the write lock up front: a reader's transaction cannot
-    // make ours fail halfway.
-    let tx = context
-        .db
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(BatchError::Transaction)?;
-    let mut effects = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        effects.push(apply(&context.rules, &tx, job).map_err(BatchError::Job)?);
-    }
-    // Returns once the commit is on disk (synchronous=FULL).
-    tx.commit().map_err(BatchError::Transaction)?;
-    Ok(effects)
 }
 
 fn apply(rules: &Rules, db: &Connection, job: &Job) -> rusqlite::Result<Applied> {
@@ -378,19 +237,18 @@ fn apply(rules: &Rules, db: &Connection, job: &Job) -> rusqlite::Result<Applied>
             Applied::Complete(Completed::LoggedIn(user))
         }
         Job::Clean { limit, .. } => Applied::Clean(cleanup::delete_stale(db, now, *limit)?),
-        Job::Ping { .. } | Job::Stop { .. } => Applied::Control,
     })
 }
 
 /// After the commit (or the failure): tell the waiting browsers, then answer.
-fn finish(context: &Context, job: Job, result: WriteResult<Applied>) {
+fn finish(hub: &dyn LoginHub, job: Job, result: WriteResult<Applied>) {
     match (job, result) {
         (Job::Push { done, .. }, Ok(Applied::Push(taken))) => {
             let pushed = match taken {
                 Taken::Handled(outcome) => {
                     if let Some((attempt, status)) = &outcome.changed {
                         tracing::info!(attempt = %push::short(attempt), status = status.as_str(), "login scanned");
-                        context.hub.publish(attempt, *status);
+                        hub.publish(attempt, *status);
                     }
                     Pushed::Reply(outcome.reply)
                 }
@@ -403,9 +261,7 @@ fn finish(context: &Context, job: Job, result: WriteResult<Applied>) {
         }
         (Job::Complete { done, completion }, Ok(Applied::Complete(completed))) => {
             if matches!(completed, Completed::LoggedIn(_)) {
-                context
-                    .hub
-                    .publish(&completion.attempt, LoginStatus::Consumed);
+                hub.publish(&completion.attempt, LoginStatus::Consumed);
             }
             let _ = done.send(Ok(completed));
         }
@@ -428,7 +284,6 @@ impl Job {
             Job::UrlCheck { done, .. } | Job::Start { done, .. } => done.is_closed(),
             Job::Complete { done, .. } => done.is_closed(),
             Job::Clean { done, .. } => done.is_closed(),
-            Job::Ping { done } | Job::Stop { done } => done.is_closed(),
         }
     }
 
@@ -446,7 +301,6 @@ impl Job {
             Job::Clean { done, .. } => {
                 let _ = done.send(Err(err));
             }
-            Job::Ping { .. } | Job::Stop { .. } => {}
         }
     }
 }
@@ -455,11 +309,20 @@ impl Job {
 mod tests {
     use super::*;
     use crate::wechat_login::hub::MemoryHub;
+    use std::time::Duration;
     use wechat::message::{event_xml, parse_message};
 
     const ID: &str = "0123456789abcdef0123456789abcdef";
 
     const BUSY: Duration = Duration::from_millis(200);
+
+    /// The writer's connection and what login jobs need, without its
+    /// thread: batches are written by hand.
+    struct Context {
+        db: Connection,
+        hub: Arc<dyn LoginHub>,
+        rules: Arc<Rules>,
+    }
 
     async fn context() -> (tempfile::TempDir, sqlx::SqlitePool, Context) {
         let dir = tempfile::tempdir().unwrap();
@@ -467,14 +330,30 @@ mod tests {
         let pool = crate::db::connect(&url).await.unwrap();
         let file = crate::db::file_of(&pool).unwrap();
         let context = Context {
-            db: open(&file, BUSY).unwrap(),
+            db: crate::db_writer::open(&file, BUSY).unwrap(),
             hub: Arc::new(MemoryHub::new()),
-            rules: Rules {
+            rules: Arc::new(Rules {
                 site: "文思".into(),
                 confirm_mode: false,
-            },
+            }),
         };
         (dir, pool, context)
+    }
+
+    /// Writes `jobs` as one batch of the database writer.
+    fn write_batch(context: &mut Context, jobs: Vec<Job>) {
+        let batch = jobs
+            .into_iter()
+            .map(|job| {
+                Box::new(LoginJob {
+                    job,
+                    applied: None,
+                    hub: context.hub.clone(),
+                    rules: context.rules.clone(),
+                }) as Box<dyn WriteJob>
+            })
+            .collect();
+        crate::db_writer::write_batch(&mut context.db, batch);
     }
 
     fn start(id: &str) -> (Job, oneshot::Receiver<WriteResult<()>>) {
@@ -727,39 +606,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_abandoned_job_is_not_written_and_stop_ends_the_thread() {
-        let (_dir, pool, context) = context().await;
-        let (jobs, queue) = mpsc::channel(16);
-        let (given_up, answer) = start(ID);
-        drop(answer);
-        let (kept, kept_answer) = start("fedcba9876543210fedcba9876543210");
-        let (stop, stopped) = oneshot::channel();
-        let (after, after_answer) = start("00000000000000000000000000000000");
-        for job in [given_up, kept, Job::Stop { done: stop }, after] {
-            jobs.try_send(job).ok().unwrap();
-        }
-        std::thread::spawn(move || run(context, queue))
-            .join()
-            .unwrap();
-        stopped.await.unwrap();
-        kept_answer.await.unwrap().unwrap();
-        assert!(after_answer.await.is_err(), "not written after the stop");
-        assert_eq!(count(&pool, "SELECT COUNT(*) FROM login_attempts").await, 1);
-    }
-
-    #[tokio::test]
     async fn a_stopped_writer_does_not_answer_pings() {
         let (dir, _pool, _context) = context().await;
-        let writer = Writer::spawn(
-            &dir.path().join("w.db"),
-            BUSY,
+        let db = DbWriter::spawn(&dir.path().join("w.db"), BUSY).unwrap();
+        let writer = Writer::new(
+            Arc::new(db),
             Arc::new(MemoryHub::new()),
             Rules {
                 site: "文思".into(),
                 confirm_mode: false,
             },
-        )
-        .unwrap();
+        );
         assert!(writer.ping().await);
         writer.stop().await;
         assert!(!writer.ping().await);

@@ -1,0 +1,190 @@
+//! The writing module, server side: a visitor's brief becomes an article
+//! that DeepSeek writes into the page and the database keeps. The browser
+//! side is `app::modules::writing`; its calls (server functions) reach the
+//! [`WritingService`] implemented here, its event stream is [`events`].
+//! Design: `docs/writing.md`.
+//!
+//! - [`brief`] checks the brief, [`outline`] reads an outline into
+//!   sections, [`prompts`] says what DeepSeek is asked;
+//! - [`limits`]: per-user daily and concurrent generations, the site-wide
+//!   cap on DeepSeek requests;
+//! - [`generation`]: a running generation's text in memory, the registry
+//!   of running ones; [`job`] runs one; [`flush`] stores their text in
+//!   batches; [`hub`] tells followers to look again;
+//! - [`store`]: the SQL; [`position`]: where a follower is;
+//! - [`service`]: the `WritingService` calls; [`events`]: the event
+//!   stream route; [`streams`]: open streams per user.
+
+pub mod brief;
+pub mod events;
+pub mod flush;
+pub mod generation;
+pub mod hub;
+pub mod job;
+pub mod limits;
+pub mod outline;
+pub mod position;
+pub mod prompts;
+pub mod service;
+pub mod store;
+pub mod streams;
+
+use std::{sync::Arc, time::Duration};
+
+pub use app::modules::writing::service::WritingService;
+use sqlx::SqlitePool;
+
+use self::{
+    generation::Generations,
+    hub::{ArticleHub, MemoryHub},
+    limits::Limits,
+    streams::StreamLimits,
+};
+use crate::{clock, config::Config, db_writer::DbWriter, state::Shutdown};
+
+/// Everything the calls, the jobs and the event streams share.
+pub struct Core {
+    pub db: SqlitePool,
+    pub writer: Arc<DbWriter>,
+    pub hub: Arc<dyn ArticleHub>,
+    pub generations: Generations,
+    pub limits: Limits,
+    pub deepseek: deepseek::Client,
+    pub streams: StreamLimits,
+    pub shutdown: Shutdown,
+    /// An outline is made while the visitor's request waits: it must come
+    /// before the request timeout.
+    pub outline_timeout: Duration,
+}
+
+/// The writing module's server: provided to pages and server functions as
+/// `Arc<dyn WritingService>`, and the state of the event stream route.
+pub struct Writing {
+    core: Arc<Core>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WritingStartError {
+    #[error("the DeepSeek client: {0}")]
+    Client(#[from] deepseek::Error),
+    #[error("cannot mark the generations of the previous run interrupted: {0}")]
+    Database(#[from] crate::db_writer::WriteError),
+}
+
+/// How long the daily limit looks back, with a margin.
+const GENERATIONS_KEPT: Duration = Duration::from_secs(2 * 86_400);
+const FORGET_EVERY: Duration = Duration::from_secs(6 * 3_600);
+
+impl Writing {
+    /// The writing module, if DeepSeek (or its sandbox) is configured.
+    /// Versions the previous process left queued or running are marked
+    /// interrupted first (what they had is kept), so nothing looks as if it
+    /// were still being written.
+    pub async fn start(
+        config: &Config,
+        site_url: &str,
+        db: SqlitePool,
+        writer: Arc<DbWriter>,
+        shutdown: Shutdown,
+        streams_max: u32,
+    ) -> Result<Option<Arc<Self>>, WritingStartError> {
+        let Ok(client_config) = config.deepseek.client_config(site_url) else {
+            return Ok(None);
+        };
+        let deepseek = deepseek::Client::new(client_config)?;
+        let interrupted = writer
+            .run(|db| store::interrupt_unfinished(db, job::INTERRUPTED, clock::now_ms()))
+            .await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "writing: generations cut off by the previous stop are marked interrupted (their text is kept)"
+            );
+        }
+        let request_timeout = config.http.request_timeout;
+        let core = Arc::new(Core {
+            db,
+            writer,
+            hub: Arc::new(MemoryHub::new()),
+            generations: Generations::default(),
+            limits: Limits::new(config.writing.clone()),
+            deepseek,
+            streams: StreamLimits::new(config.writing.streams_per_user, streams_max),
+            shutdown: shutdown.clone(),
+            outline_timeout: request_timeout
+                .saturating_sub(Duration::from_secs(2))
+                .max(Duration::from_secs(1)),
+        });
+        flush::spawn(core.clone(), shutdown.clone());
+        forget_old_generations(core.clone(), shutdown);
+        Ok(Some(Arc::new(Self { core })))
+    }
+
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    /// Waits (up to `timeout`) for the running generations to store their
+    /// end after the server began to stop; whether they all did.
+    pub async fn wait_idle(&self, timeout: Duration) -> bool {
+        self.core.generations.wait_empty(timeout).await
+    }
+}
+
+/// Now and then, forgets the generations the daily limit no longer looks
+/// at.
+fn forget_old_generations(core: Arc<Core>, shutdown: Shutdown) {
+    tokio::spawn(async move {
+        let stopped = shutdown.stopped();
+        tokio::pin!(stopped);
+        let mut ticks = tokio::time::interval(FORGET_EVERY);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = &mut stopped => return,
+            }
+            let before = clock::now_ms() - GENERATIONS_KEPT.as_millis() as i64;
+            if let Err(error) = core
+                .writer
+                .run(move |db| store::forget_generations(db, before))
+                .await
+            {
+                tracing::warn!(%error, "writing: cannot forget old generations; trying again later");
+            }
+        }
+    });
+}
+
+/// Article ids are 128 random bits in lower-case hex.
+pub fn new_article_id() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+pub fn is_article_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// An error inside the server: the visitor gets a reference, the log the
+/// details under it.
+pub fn server_error(
+    error: impl std::fmt::Display,
+) -> app::modules::writing::protocol::WritingError {
+    let reference = new_reference();
+    tracing::error!(%reference, %error, "writing: a call failed");
+    app::modules::writing::protocol::WritingError::Server { reference }
+}
+
+/// 8 characters without look-alikes (no 0/O, 1/I/L), as the login's.
+fn new_reference() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+    let mut rng = rand::rng();
+    (0..8)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+/// An article id for logs: enough to find it, not enough to open it.
+pub fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}

@@ -1,0 +1,451 @@
+//! The writing module's calls, as the server functions reach them
+//! ([`WritingService`]). Each names the logged-in user, and every article is
+//! looked up with its owner: another user's article is `NotFound`, whatever
+//! the call.
+
+use std::{sync::Arc, time::Duration};
+
+use super::{
+    brief,
+    generation::{Generation, Start},
+    is_article_id,
+    job::Job,
+    limits::{beijing_day_start, daily_limit_reached},
+    new_article_id,
+    position::Position,
+    prompts, server_error, store, Core, Writing, WritingService,
+};
+use crate::clock;
+use app::{
+    auth::User,
+    modules::writing::protocol::{
+        limits as brief_limits, ArticleDetail, ArticleSummary, Brief, GenerationRef,
+        GenerationStatus, Quota, Regenerate, WritingError,
+    },
+};
+
+/// How long `stop` and `delete` wait for the job to store its end.
+const STOP_WAIT: Duration = Duration::from_secs(5);
+
+/// An outline is a short answer.
+const OUTLINE_MAX_TOKENS: u32 = 2_048;
+
+#[async_trait::async_trait]
+impl WritingService for Writing {
+    async fn start(&self, user: &User, brief: Brief) -> Result<GenerationRef, WritingError> {
+        let core = &self.core;
+        let brief = brief::check(brief)?;
+        let slot = core.limits.reserve_user(user.id)?;
+        let line = core.limits.join_line()?;
+        let id = new_article_id();
+        let now = clock::now_ms();
+        let new = store::NewArticle {
+            id: id.clone(),
+            user: user.id,
+            title: brief.topic.clone(),
+            kind: brief.kind.clone(),
+            brief: serde_json::to_string(&brief).map_err(server_error)?,
+        };
+        let (user_id, limit, since) = (
+            user.id,
+            core.limits.config().daily_limit,
+            beijing_day_start(now),
+        );
+        let counted = core
+            .writer
+            .run(move |db| {
+                let Some(counted) = store::reserve_generation(db, user_id, now, since, limit)?
+                else {
+                    return Ok(None);
+                };
+                store::insert_article(db, &new, now)?;
+                Ok(Some(counted))
+            })
+            .await
+            .map_err(server_error)?
+            .ok_or_else(|| daily_limit_reached(limit))?;
+        let generation = Generation::new(id.clone(), 1, user.id, Start::default());
+        if !core.generations.insert(generation.clone()) {
+            return Err(WritingError::Busy);
+        }
+        tracing::info!(article = %super::short(&id), user = user.id, "writing: article started");
+        Job {
+            core: core.clone(),
+            generation,
+            brief,
+            slot,
+            line,
+            counted: Some(counted),
+        }
+        .spawn();
+        Ok(GenerationRef { id, version: 1 })
+    }
+
+    async fn outline(&self, user: &User, brief: Brief) -> Result<String, WritingError> {
+        let core = &self.core;
+        let brief = brief::check(brief)?;
+        let _slot = core.limits.reserve_user(user.id)?;
+        let line = core.limits.join_line()?;
+        let counted = reserve(core, user.id).await?;
+        let request = deepseek::ChatRequest::new(prompts::outline(&brief))
+            .max_tokens(OUTLINE_MAX_TOKENS)
+            .user_id(format!("u{}", user.id));
+        let answer = tokio::time::timeout(core.outline_timeout, async {
+            let _permit = core.limits.deepseek_slot(line).await;
+            core.deepseek.chat(&request).await
+        })
+        .await;
+        let failure = match answer {
+            Ok(Ok(completion)) => {
+                let outline = clip_lines(completion.content.trim(), brief_limits::OUTLINE);
+                if !outline.is_empty() {
+                    return Ok(outline);
+                }
+                tracing::warn!(
+                    user = user.id,
+                    "writing: DeepSeek answered an empty outline"
+                );
+                "DeepSeek 没有给出大纲，请稍后重试。".to_owned()
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(user = user.id, %error, "writing: the outline failed");
+                error.user_message_zh().to_owned()
+            }
+            Err(_) => {
+                tracing::warn!(user = user.id, "writing: the outline took too long");
+                "生成大纲用的时间太长了，请稍后重试，或者不用大纲直接写。".to_owned()
+            }
+        };
+        // Nothing came of it: it does not count.
+        let _ = core
+            .writer
+            .run(move |db| store::give_back_generation(db, counted))
+            .await;
+        Err(WritingError::Upstream { message: failure })
+    }
+
+    async fn regenerate(
+        &self,
+        user: &User,
+        id: &str,
+        how: Regenerate,
+    ) -> Result<GenerationRef, WritingError> {
+        let core = &self.core;
+        let article = own_article(core, user, id).await?;
+        let brief: Brief = serde_json::from_str(&article.brief).map_err(server_error)?;
+        if core.generations.get(id).is_some() {
+            return Err(WritingError::Busy);
+        }
+        let latest = store::version(&core.db, id, article.latest)
+            .await
+            .map_err(server_error)?
+            .ok_or(WritingError::NotFound)?;
+        let status = latest.status();
+        if !status.is_finished() {
+            return Err(WritingError::Busy);
+        }
+        if how == Regenerate::Continue && status == GenerationStatus::Done {
+            return Err(WritingError::Invalid {
+                field: "how".into(),
+                message: "这个版本已经写完了，不需要继续；可以重新生成一个新版本。".into(),
+            });
+        }
+        let slot = core.limits.reserve_user(user.id)?;
+        let line = core.limits.join_line()?;
+        let now = clock::now_ms();
+        let (user_id, limit, since) = (
+            user.id,
+            core.limits.config().daily_limit,
+            beijing_day_start(now),
+        );
+        let (article_id, latest_number) = (id.to_owned(), article.latest);
+        let taken = core
+            .writer
+            .run(move |db| {
+                let Some(counted) = store::reserve_generation(db, user_id, now, since, limit)?
+                else {
+                    return Ok(Err(daily_limit_reached(limit)));
+                };
+                let version = match how {
+                    Regenerate::Fresh => store::add_version(db, &article_id, latest_number, now)?,
+                    Regenerate::Continue => {
+                        store::requeue_version(db, &article_id, latest_number, now)?
+                            .then_some(latest_number)
+                    }
+                };
+                match version {
+                    Some(version) => Ok(Ok((counted, version))),
+                    None => {
+                        // Someone else started one meanwhile.
+                        store::give_back_generation(db, counted)?;
+                        Ok(Err(WritingError::Busy))
+                    }
+                }
+            })
+            .await
+            .map_err(server_error)??;
+        let (counted, version) = taken;
+        let start = match how {
+            Regenerate::Fresh => Start::default(),
+            Regenerate::Continue => Start {
+                revision: latest.revision as u32,
+                text: latest.body.clone(),
+                reasoning: latest.reasoning.clone(),
+                usage: latest.usage(),
+                elapsed_ms: latest.elapsed_ms as u64,
+            },
+        };
+        let generation = Generation::new(id.to_owned(), version as u32, user.id, start);
+        if !core.generations.insert(generation.clone()) {
+            return Err(WritingError::Busy);
+        }
+        tracing::info!(article = %super::short(id), version, how = ?how, "writing: generation started");
+        Job {
+            core: core.clone(),
+            generation,
+            brief,
+            slot,
+            line,
+            counted: Some(counted),
+        }
+        .spawn();
+        core.hub.publish(id);
+        Ok(GenerationRef {
+            id: id.to_owned(),
+            version: version as u32,
+        })
+    }
+
+    async fn stop(&self, user: &User, id: &str) -> Result<(), WritingError> {
+        let core = &self.core;
+        own_article(core, user, id).await?;
+        if let Some(generation) = core.generations.get(id) {
+            generation.stop();
+            generation.wait_ended(STOP_WAIT).await;
+        }
+        Ok(())
+    }
+
+    async fn list(&self, user: &User) -> Result<Vec<ArticleSummary>, WritingError> {
+        store::list(&self.core.db, user.id)
+            .await
+            .map_err(server_error)
+    }
+
+    async fn get(
+        &self,
+        user: &User,
+        id: &str,
+        version: Option<u32>,
+    ) -> Result<ArticleDetail, WritingError> {
+        detail(&self.core, user, id, version).await
+    }
+
+    async fn save(
+        &self,
+        user: &User,
+        id: &str,
+        title: String,
+        body: String,
+    ) -> Result<ArticleDetail, WritingError> {
+        let core = &self.core;
+        let title = brief::check_title(&title)?;
+        let body = brief::check_body(&body)?;
+        let article = own_article(core, user, id).await?;
+        if core.generations.get(id).is_some() {
+            return Err(WritingError::Busy);
+        }
+        let (article_id, number) = (id.to_owned(), article.latest);
+        let saved = core
+            .writer
+            .run(move |db| store::save(db, &article_id, number, &title, &body, clock::now_ms()))
+            .await
+            .map_err(server_error)?;
+        if saved.is_none() {
+            return Err(WritingError::Busy);
+        }
+        core.hub.publish(id);
+        detail(core, user, id, None).await
+    }
+
+    async fn delete(&self, user: &User, id: &str) -> Result<(), WritingError> {
+        let core = &self.core;
+        own_article(core, user, id).await?;
+        if let Some(generation) = core.generations.get(id) {
+            generation.stop();
+            generation.wait_ended(STOP_WAIT).await;
+        }
+        let (article_id, user_id) = (id.to_owned(), user.id);
+        let deleted = core
+            .writer
+            .run(move |db| store::delete(db, &article_id, user_id))
+            .await
+            .map_err(server_error)?;
+        if !deleted {
+            return Err(WritingError::NotFound);
+        }
+        core.hub.publish(id);
+        tracing::info!(article = %super::short(id), "writing: article deleted");
+        Ok(())
+    }
+
+    async fn quota(&self, user: &User) -> Result<Quota, WritingError> {
+        let core = &self.core;
+        let config = core.limits.config();
+        let used_today = store::used_since(&core.db, user.id, beijing_day_start(clock::now_ms()))
+            .await
+            .map_err(server_error)?;
+        Ok(Quota {
+            used_today,
+            daily_limit: config.daily_limit,
+            running: core.limits.running(user.id),
+            concurrent_limit: config.user_concurrent,
+        })
+    }
+}
+
+/// The article `id` if it is `user`'s.
+async fn own_article(
+    core: &Core,
+    user: &User,
+    id: &str,
+) -> Result<store::ArticleRow, WritingError> {
+    if !is_article_id(id) {
+        return Err(WritingError::NotFound);
+    }
+    store::article(&core.db, id, user.id)
+        .await
+        .map_err(server_error)?
+        .ok_or(WritingError::NotFound)
+}
+
+/// Counts a generation of `user` against the daily limit.
+async fn reserve(core: &Core, user: i64) -> Result<i64, WritingError> {
+    let now = clock::now_ms();
+    let (limit, since) = (core.limits.config().daily_limit, beijing_day_start(now));
+    core.writer
+        .run(move |db| store::reserve_generation(db, user, now, since, limit))
+        .await
+        .map_err(server_error)?
+        .ok_or_else(|| daily_limit_reached(limit))
+}
+
+async fn detail(
+    core: &Core,
+    user: &User,
+    id: &str,
+    version: Option<u32>,
+) -> Result<ArticleDetail, WritingError> {
+    let article = own_article(core, user, id).await?;
+    let number = version.map_or(article.latest, i64::from);
+    let row = store::version(&core.db, id, number)
+        .await
+        .map_err(server_error)?
+        .ok_or(WritingError::NotFound)?;
+    let mut versions = store::version_infos(&core.db, id)
+        .await
+        .map_err(server_error)?;
+    let brief: Brief = serde_json::from_str(&article.brief).map_err(server_error)?;
+    // The running version: what memory has, ahead of the last batch.
+    let live = core
+        .generations
+        .get(id)
+        .filter(|g| i64::from(g.version) == number)
+        .map(|g| g.snapshot());
+    let (status, body, reasoning, problem, usage, elapsed_ms, position) = match live {
+        Some(now) => {
+            if let Some(info) = versions.iter_mut().find(|v| i64::from(v.number) == number) {
+                info.status = now.status;
+                info.chars = now.text.chars().count() as u32;
+            }
+            (
+                now.status,
+                now.text,
+                now.reasoning,
+                now.problem,
+                now.usage,
+                now.elapsed_ms,
+                now.position,
+            )
+        }
+        None => {
+            let position = Position {
+                version: number as u32,
+                revision: row.revision as u32,
+                text: row.body.len(),
+                reasoning: row.reasoning.len(),
+            };
+            let usage = row.usage();
+            let status = row.status();
+            (
+                status,
+                row.body,
+                row.reasoning,
+                row.problem,
+                usage,
+                row.elapsed_ms as u64,
+                position,
+            )
+        }
+    };
+    Ok(ArticleDetail {
+        id: article.id,
+        title: article.title,
+        brief,
+        version: number as u32,
+        versions,
+        status,
+        body,
+        reasoning,
+        problem,
+        usage,
+        elapsed_ms,
+        stream_from: position.to_string(),
+        updated_at: clock::rfc3339(article.updated_at.max(row.updated_at)),
+    })
+}
+
+/// Keeps whole lines of `text` up to `max` characters.
+fn clip_lines(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    for line in text.lines() {
+        let n = line.chars().count() + 1;
+        if count + n > max {
+            break;
+        }
+        count += n;
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.trim_end().to_owned()
+}
+
+/// Shared, as pages and server functions take it from the context.
+pub fn as_service(writing: &Arc<Writing>) -> Arc<dyn WritingService> {
+    writing.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outlines_are_clipped_at_whole_lines() {
+        assert_eq!(clip_lines("# 标题\n## 一\n## 二", 10), "# 标题\n## 一");
+        assert_eq!(clip_lines("# 标题\n## 一\n## 二", 9), "# 标题");
+        assert_eq!(clip_lines("一行", 100), "一行");
+        assert_eq!(clip_lines(&"长".repeat(10), 5), "");
+    }
+
+    #[test]
+    fn server_errors_carry_a_reference_not_the_details() {
+        let error = server_error("disk I/O error at /var/lib/site.db");
+        let WritingError::Server { reference } = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(reference.len(), 8);
+        assert!(!error.to_string().contains("disk"));
+        assert!(error.to_string().contains(reference.as_str()));
+    }
+}

@@ -1,0 +1,626 @@
+//! The writing module's SQL: reads on the pool (sqlx), writes as statements
+//! for the site's database writer (rusqlite, run inside its batch
+//! transactions, see `db_writer`). Every read that a visitor's call makes
+//! names the user: an article of another user is not found.
+
+use app::modules::writing::protocol::{ArticleSummary, GenerationStatus, Usage, VersionInfo};
+use rusqlite::{params, Connection, OptionalExtension};
+use sqlx::{FromRow, SqlitePool};
+
+use crate::clock;
+
+/// How many articles the list shows (newest first).
+pub const LIST_LIMIT: i64 = 1_000;
+
+pub fn status_name(status: GenerationStatus) -> &'static str {
+    match status {
+        GenerationStatus::Queued => "queued",
+        GenerationStatus::Running => "running",
+        GenerationStatus::Done => "done",
+        GenerationStatus::Stopped => "stopped",
+        GenerationStatus::Failed => "failed",
+        GenerationStatus::Interrupted => "interrupted",
+    }
+}
+
+pub fn parse_status(name: &str) -> GenerationStatus {
+    match name {
+        "queued" => GenerationStatus::Queued,
+        "running" => GenerationStatus::Running,
+        "done" => GenerationStatus::Done,
+        "stopped" => GenerationStatus::Stopped,
+        "failed" => GenerationStatus::Failed,
+        // The CHECK constraint allows nothing else.
+        _ => GenerationStatus::Interrupted,
+    }
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct ArticleRow {
+    pub id: String,
+    pub title: String,
+    pub title_set: bool,
+    pub kind: String,
+    /// JSON of the brief.
+    pub brief: String,
+    pub latest: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct VersionRow {
+    pub number: i64,
+    pub status: String,
+    pub body: String,
+    pub reasoning: String,
+    pub revision: i64,
+    pub problem: Option<String>,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    pub cache_hit_tokens: Option<i64>,
+    pub cache_miss_tokens: Option<i64>,
+    pub reasoning_tokens: Option<i64>,
+    pub elapsed_ms: i64,
+    pub updated_at: i64,
+}
+
+impl VersionRow {
+    pub fn status(&self) -> GenerationStatus {
+        parse_status(&self.status)
+    }
+
+    pub fn usage(&self) -> Option<Usage> {
+        let n = |v: Option<i64>| v.map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX));
+        self.prompt_tokens.map(|_| Usage {
+            prompt_tokens: n(self.prompt_tokens),
+            completion_tokens: n(self.completion_tokens),
+            cache_hit_tokens: n(self.cache_hit_tokens),
+            cache_miss_tokens: n(self.cache_miss_tokens),
+            reasoning_tokens: n(self.reasoning_tokens),
+        })
+    }
+}
+
+const VERSION_COLUMNS: &str = "number, status, body, reasoning, revision, problem, prompt_tokens, \
+     completion_tokens, cache_hit_tokens, cache_miss_tokens, reasoning_tokens, elapsed_ms, updated_at";
+
+/// Article `id` if it belongs to `user`.
+pub async fn article(db: &SqlitePool, id: &str, user: i64) -> sqlx::Result<Option<ArticleRow>> {
+    sqlx::query_as(
+        "SELECT id, title, title_set, kind, brief, latest, updated_at
+         FROM articles WHERE id = ? AND user_id = ?",
+    )
+    .bind(id)
+    .bind(user)
+    .fetch_optional(db)
+    .await
+}
+
+/// Version `number` of article `id` (whose owner the caller checked).
+pub async fn version(db: &SqlitePool, id: &str, number: i64) -> sqlx::Result<Option<VersionRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {VERSION_COLUMNS} FROM article_versions WHERE article_id = ? AND number = ?"
+    ))
+    .bind(id)
+    .bind(number)
+    .fetch_optional(db)
+    .await
+}
+
+/// The newest version of article `id`, if the article belongs to `user`:
+/// one read, for event streams.
+pub async fn latest_version(
+    db: &SqlitePool,
+    id: &str,
+    user: i64,
+) -> sqlx::Result<Option<VersionRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {} FROM article_versions v JOIN articles a ON a.id = v.article_id AND a.latest = v.number
+         WHERE a.id = ? AND a.user_id = ?",
+        VERSION_COLUMNS
+            .split(", ")
+            .map(|c| format!("v.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .bind(id)
+    .bind(user)
+    .fetch_optional(db)
+    .await
+}
+
+/// Every version of article `id`, oldest first.
+pub async fn version_infos(db: &SqlitePool, id: &str) -> sqlx::Result<Vec<VersionInfo>> {
+    let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(
+        "SELECT number, status, length(body), created_at FROM article_versions
+         WHERE article_id = ? ORDER BY number",
+    )
+    .bind(id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(number, status, chars, created_at)| VersionInfo {
+            number: number as u32,
+            status: parse_status(&status),
+            chars: chars as u32,
+            created_at: clock::rfc3339(created_at),
+        })
+        .collect())
+}
+
+/// `user`'s articles, newest first.
+pub async fn list(db: &SqlitePool, user: i64) -> sqlx::Result<Vec<ArticleSummary>> {
+    let rows: Vec<(String, String, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT a.id, a.title, a.kind, v.status, length(v.body), a.updated_at
+         FROM articles a JOIN article_versions v ON v.article_id = a.id AND v.number = a.latest
+         WHERE a.user_id = ? ORDER BY a.updated_at DESC LIMIT ?",
+    )
+    .bind(user)
+    .bind(LIST_LIMIT)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, title, kind, status, chars, updated_at)| ArticleSummary {
+                id,
+                title,
+                kind,
+                status: parse_status(&status),
+                chars: chars as u32,
+                updated_at: clock::rfc3339(updated_at),
+            },
+        )
+        .collect())
+}
+
+/// Generations `user` started since `since`.
+pub async fn used_since(db: &SqlitePool, user: i64, since: i64) -> sqlx::Result<u32> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM writing_generations WHERE user_id = ? AND started_at >= ?",
+    )
+    .bind(user)
+    .bind(since)
+    .fetch_one(db)
+    .await?;
+    Ok(n as u32)
+}
+
+// ---- Writes: run by the database writer, inside its transaction. ----
+
+/// Records a generation of `user` unless he already started `limit` since
+/// `since` (0: no limit): its row id, or `None` when the limit is reached.
+/// One statement, so parallel requests cannot both take the last one.
+pub fn reserve_generation(
+    db: &Connection,
+    user: i64,
+    now: i64,
+    since: i64,
+    limit: u32,
+) -> rusqlite::Result<Option<i64>> {
+    let inserted = db
+        .prepare_cached(
+            "INSERT INTO writing_generations (user_id, started_at)
+             SELECT ?1, ?2 WHERE ?4 = 0 OR
+                 (SELECT COUNT(*) FROM writing_generations WHERE user_id = ?1 AND started_at >= ?3) < ?4",
+        )?
+        .execute(params![user, now, since, limit])?;
+    Ok((inserted == 1).then(|| db.last_insert_rowid()))
+}
+
+/// Gives a generation back (DeepSeek refused it before writing anything).
+pub fn give_back_generation(db: &Connection, id: i64) -> rusqlite::Result<()> {
+    db.prepare_cached("DELETE FROM writing_generations WHERE id = ?")?
+        .execute([id])?;
+    Ok(())
+}
+
+/// Forgets generations older than `before`: the daily limit looks back one
+/// day at most.
+pub fn forget_generations(db: &Connection, before: i64) -> rusqlite::Result<usize> {
+    db.prepare_cached("DELETE FROM writing_generations WHERE started_at < ?")?
+        .execute([before])
+}
+
+pub struct NewArticle {
+    pub id: String,
+    pub user: i64,
+    pub title: String,
+    pub kind: String,
+    pub brief: String,
+}
+
+/// A new article and its first version, queued.
+pub fn insert_article(db: &Connection, article: &NewArticle, now: i64) -> rusqlite::Result<()> {
+    db.prepare_cached(
+        "INSERT INTO articles (id, user_id, title, kind, brief, latest, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+    )?
+    .execute(params![
+        article.id,
+        article.user,
+        article.title,
+        article.kind,
+        article.brief,
+        now,
+        now
+    ])?;
+    insert_version(db, &article.id, 1, now)
+}
+
+/// A new queued version `number` of an article (not yet its newest: see
+/// [`add_version`]).
+fn insert_version(db: &Connection, article: &str, number: i64, now: i64) -> rusqlite::Result<()> {
+    db.prepare_cached(
+        "INSERT INTO article_versions (article_id, number, status, created_at, updated_at)
+         VALUES (?, ?, 'queued', ?, ?)",
+    )?
+    .execute(params![article, number, now, now])?;
+    Ok(())
+}
+
+/// The next version of an article, queued, if its newest is still
+/// `latest` and finished: the new number, or `None` (someone else started
+/// one meanwhile).
+pub fn add_version(
+    db: &Connection,
+    article: &str,
+    latest: i64,
+    now: i64,
+) -> rusqlite::Result<Option<i64>> {
+    let changed = db
+        .prepare_cached(
+            "UPDATE articles SET latest = latest + 1, updated_at = ?
+             WHERE id = ? AND latest = ? AND NOT EXISTS (
+                 SELECT 1 FROM article_versions WHERE article_id = ? AND number = ?
+                 AND status IN ('queued', 'running'))",
+        )?
+        .execute(params![now, article, latest, article, latest])?;
+    if changed == 0 {
+        return Ok(None);
+    }
+    insert_version(db, article, latest + 1, now)?;
+    Ok(Some(latest + 1))
+}
+
+/// Queues a stopped, failed or interrupted version again, to go on from
+/// its text; whether it was one.
+pub fn requeue_version(
+    db: &Connection,
+    article: &str,
+    number: i64,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    let changed = db
+        .prepare_cached(
+            "UPDATE article_versions SET status = 'queued', problem = NULL, updated_at = ?
+             WHERE article_id = ? AND number = ? AND status IN ('stopped', 'failed', 'interrupted')",
+        )?
+        .execute(params![now, article, number])?;
+    if changed == 1 {
+        db.prepare_cached("UPDATE articles SET updated_at = ? WHERE id = ?")?
+            .execute(params![now, article])?;
+    }
+    Ok(changed == 1)
+}
+
+/// New text of a running version, to append where the stored text ends.
+#[derive(Clone, Debug)]
+pub struct Append {
+    pub article: String,
+    pub version: i64,
+    /// The stored lengths this text follows.
+    pub text_at: usize,
+    pub reasoning_at: usize,
+    pub text: String,
+    pub reasoning: String,
+    pub status: GenerationStatus,
+}
+
+/// Appends each piece where its version's stored text ends; a piece whose
+/// version is no longer there, no longer running, or stored up to another
+/// length (a final write came first) changes nothing. How many were
+/// appended.
+pub fn append(db: &Connection, appends: &[Append], now: i64) -> rusqlite::Result<usize> {
+    let mut statement = db.prepare_cached(
+        "UPDATE article_versions SET
+             body = body || ?1, body_bytes = body_bytes + ?2,
+             reasoning = reasoning || ?3, reasoning_bytes = reasoning_bytes + ?4,
+             status = ?5, updated_at = ?6
+         WHERE article_id = ?7 AND number = ?8 AND body_bytes = ?9 AND reasoning_bytes = ?10
+             AND status IN ('queued', 'running')",
+    )?;
+    let mut appended = 0;
+    for a in appends {
+        appended += statement.execute(params![
+            a.text,
+            a.text.len() as i64,
+            a.reasoning,
+            a.reasoning.len() as i64,
+            status_name(a.status),
+            now,
+            a.article,
+            a.version,
+            a.text_at as i64,
+            a.reasoning_at as i64,
+        ])?;
+    }
+    Ok(appended)
+}
+
+/// The end of a generation: its whole text and how it ended.
+#[derive(Clone, Debug)]
+pub struct Finish {
+    pub article: String,
+    pub version: i64,
+    pub status: GenerationStatus,
+    pub text: String,
+    pub reasoning: String,
+    pub problem: Option<String>,
+    pub usage: Option<Usage>,
+    pub elapsed_ms: u64,
+    /// The article's new name (its first heading), unless the visitor
+    /// named it himself.
+    pub title: Option<String>,
+    /// A generation to give back (DeepSeek wrote nothing).
+    pub give_back: Option<i64>,
+}
+
+/// Stores the end of a generation in one write.
+pub fn finish(db: &Connection, end: &Finish, now: i64) -> rusqlite::Result<()> {
+    let usage = end.usage.as_ref();
+    db.prepare_cached(
+        "UPDATE article_versions SET
+             status = ?, body = ?, body_bytes = ?, reasoning = ?, reasoning_bytes = ?,
+             problem = ?, prompt_tokens = ?, completion_tokens = ?, cache_hit_tokens = ?,
+             cache_miss_tokens = ?, reasoning_tokens = ?, elapsed_ms = ?, updated_at = ?
+         WHERE article_id = ? AND number = ?",
+    )?
+    .execute(params![
+        status_name(end.status),
+        end.text,
+        end.text.len() as i64,
+        end.reasoning,
+        end.reasoning.len() as i64,
+        end.problem,
+        usage.map(|u| u.prompt_tokens),
+        usage.map(|u| u.completion_tokens),
+        usage.map(|u| u.cache_hit_tokens),
+        usage.map(|u| u.cache_miss_tokens),
+        usage.map(|u| u.reasoning_tokens),
+        end.elapsed_ms as i64,
+        now,
+        end.article,
+        end.version,
+    ])?;
+    db.prepare_cached(
+        "UPDATE articles SET updated_at = ?1,
+             title = CASE WHEN ?2 IS NOT NULL AND title_set = 0 THEN ?2 ELSE title END
+         WHERE id = ?3",
+    )?
+    .execute(params![now, end.title, end.article])?;
+    if let Some(id) = end.give_back {
+        give_back_generation(db, id)?;
+    }
+    Ok(())
+}
+
+/// Saves the visitor's edit of the newest version `number`, unless it is
+/// being generated: its new revision, or `None`.
+pub fn save(
+    db: &Connection,
+    article: &str,
+    number: i64,
+    title: &str,
+    body: &str,
+    now: i64,
+) -> rusqlite::Result<Option<i64>> {
+    let revision: Option<i64> = db
+        .prepare_cached(
+            "UPDATE article_versions SET body = ?, body_bytes = ?, revision = revision + 1, updated_at = ?
+             WHERE article_id = ? AND number = ? AND status NOT IN ('queued', 'running')
+             RETURNING revision",
+        )?
+        .query_row(
+            params![body, body.len() as i64, now, article, number],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if revision.is_some() {
+        db.prepare_cached(
+            "UPDATE articles SET title = ?, title_set = 1, updated_at = ? WHERE id = ?",
+        )?
+        .execute(params![title, now, article])?;
+    }
+    Ok(revision)
+}
+
+/// Deletes article `id` of `user` with its versions; whether it was there.
+pub fn delete(db: &Connection, id: &str, user: i64) -> rusqlite::Result<bool> {
+    let deleted = db
+        .prepare_cached("DELETE FROM articles WHERE id = ? AND user_id = ?")?
+        .execute(params![id, user])?;
+    Ok(deleted == 1)
+}
+
+/// At start-up: every version still queued or running was cut off by the
+/// end of the previous process. What it had is kept.
+pub fn interrupt_unfinished(db: &Connection, problem: &str, now: i64) -> rusqlite::Result<usize> {
+    db.prepare_cached(
+        "UPDATE article_versions SET status = 'interrupted', problem = ?, updated_at = ?
+         WHERE status IN ('queued', 'running')",
+    )?
+    .execute(params![problem, now])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn db() -> (tempfile::TempDir, SqlitePool, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = crate::db::connect(&format!("sqlite://{}/w.db", dir.path().display()))
+            .await
+            .unwrap();
+        let conn =
+            crate::db_writer::open(&dir.path().join("w.db"), crate::db::BUSY_TIMEOUT).unwrap();
+        for id in [1, 2] {
+            conn.execute(
+                "INSERT INTO users (id, openid, display_name, created_at) VALUES (?, ?, '读者', 0)",
+                params![id, format!("o{id}")],
+            )
+            .unwrap();
+        }
+        (dir, pool, conn)
+    }
+
+    fn new_article(id: &str, user: i64) -> NewArticle {
+        NewArticle {
+            id: id.into(),
+            user,
+            title: "春茶".into(),
+            kind: "博客".into(),
+            brief: "{}".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_daily_limit_is_taken_in_one_statement() {
+        let (_dir, pool, conn) = db().await;
+        let ids: Vec<_> = (0..5)
+            .map(|i| reserve_generation(&conn, 1, 1_000 + i, 1_000, 3).unwrap())
+            .collect();
+        assert_eq!(ids.iter().filter(|id| id.is_some()).count(), 3);
+        assert!(
+            reserve_generation(&conn, 2, 1_000, 1_000, 3)
+                .unwrap()
+                .is_some(),
+            "per user"
+        );
+        assert!(
+            reserve_generation(&conn, 1, 1_000, 2_000, 3)
+                .unwrap()
+                .is_some(),
+            "a new day"
+        );
+        assert!(
+            reserve_generation(&conn, 1, 1_000, 0, 0).unwrap().is_some(),
+            "0: no limit"
+        );
+        give_back_generation(&conn, ids[0].unwrap()).unwrap();
+        assert_eq!(used_since(&pool, 1, 1_000).await.unwrap(), 4);
+        assert_eq!(forget_generations(&conn, 1_002).unwrap(), 4);
+    }
+
+    #[tokio::test]
+    async fn appends_land_once_where_the_text_ends() {
+        let (_dir, pool, conn) = db().await;
+        insert_article(&conn, &new_article("a", 1), 1).unwrap();
+        let piece = |at: usize, text: &str| Append {
+            article: "a".into(),
+            version: 1,
+            text_at: at,
+            reasoning_at: 0,
+            text: text.into(),
+            reasoning: String::new(),
+            status: GenerationStatus::Running,
+        };
+        assert_eq!(
+            append(&conn, &[piece(0, "春天"), piece(6, "喝茶")], 2).unwrap(),
+            2
+        );
+        assert_eq!(
+            append(&conn, &[piece(6, "喝茶")], 3).unwrap(),
+            0,
+            "already there"
+        );
+        let row = version(&pool, "a", 1).await.unwrap().unwrap();
+        assert_eq!(
+            (row.body.as_str(), row.status()),
+            ("春天喝茶", GenerationStatus::Running)
+        );
+        finish(
+            &conn,
+            &Finish {
+                article: "a".into(),
+                version: 1,
+                status: GenerationStatus::Done,
+                text: "# 春茶好\n\n春天喝茶。".into(),
+                reasoning: "想想".into(),
+                problem: None,
+                usage: Some(Usage {
+                    prompt_tokens: 10,
+                    completion_tokens: 20,
+                    ..Usage::default()
+                }),
+                elapsed_ms: 1234,
+                title: Some("春茶好".into()),
+                give_back: None,
+            },
+            4,
+        )
+        .unwrap();
+        assert_eq!(
+            append(&conn, &[piece(12, "晚了")], 5).unwrap(),
+            0,
+            "finished"
+        );
+        let row = version(&pool, "a", 1).await.unwrap().unwrap();
+        assert_eq!(row.body, "# 春茶好\n\n春天喝茶。");
+        assert_eq!(row.usage().unwrap().completion_tokens, 20);
+        assert_eq!(row.elapsed_ms, 1234);
+        let article = article(&pool, "a", 1).await.unwrap().unwrap();
+        assert_eq!(article.title, "春茶好");
+        assert!(
+            self::article(&pool, "a", 2).await.unwrap().is_none(),
+            "not user 2's"
+        );
+    }
+
+    #[tokio::test]
+    async fn versions_saves_and_the_restart_sweep() {
+        let (_dir, pool, conn) = db().await;
+        insert_article(&conn, &new_article("a", 1), 1).unwrap();
+        assert_eq!(
+            add_version(&conn, "a", 1, 2).unwrap(),
+            None,
+            "v1 still queued"
+        );
+        assert_eq!(
+            save(&conn, "a", 1, "我的", "改过", 2).unwrap(),
+            None,
+            "running"
+        );
+        assert_eq!(interrupt_unfinished(&conn, "重启了", 3).unwrap(), 1);
+        assert_eq!(add_version(&conn, "a", 1, 4).unwrap(), Some(2));
+        assert_eq!(
+            add_version(&conn, "a", 1, 4).unwrap(),
+            None,
+            "not the newest"
+        );
+        assert!(
+            requeue_version(&conn, "a", 1, 5).unwrap(),
+            "interrupted: may go on"
+        );
+        assert!(!requeue_version(&conn, "a", 2, 5).unwrap(), "queued");
+        let infos = version_infos(&pool, "a").await.unwrap();
+        assert_eq!(infos.len(), 2);
+        assert_eq!(
+            latest_version(&pool, "a", 1).await.unwrap().unwrap().number,
+            2
+        );
+        assert!(latest_version(&pool, "a", 2).await.unwrap().is_none());
+        interrupt_unfinished(&conn, "重启了", 6).unwrap();
+        assert_eq!(save(&conn, "a", 2, "我的", "改过", 7).unwrap(), Some(1));
+        let listed = list(&pool, 1).await.unwrap();
+        assert_eq!((listed[0].title.as_str(), listed[0].chars), ("我的", 2));
+        assert!(list(&pool, 2).await.unwrap().is_empty());
+        assert!(!delete(&conn, "a", 2).unwrap(), "not user 2's");
+        assert!(delete(&conn, "a", 1).unwrap());
+        assert!(
+            version(&pool, "a", 1).await.unwrap().is_none(),
+            "versions go too"
+        );
+    }
+}
