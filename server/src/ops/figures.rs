@@ -13,7 +13,7 @@ use super::events::{
     day_of, day_start_ms, OpsEvents, COMPLETION_TOKENS, FOLLOW_VIA_QR, GENERATION, LOGIN, OUTLINE,
     PROMPT_TOKENS,
 };
-use crate::{clock, login::streams::StreamLimits, writing::Writing};
+use crate::{clock, wechat_login::streams::StreamLimits, writing::Writing};
 
 pub struct OpsPage {
     pub db: SqlitePool,

@@ -15,7 +15,9 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use server::{config::Config, db_writer::DbWriter, login::writer::Writer, startup::Application};
+use server::{
+    config::Config, db_writer::DbWriter, startup::Application, wechat_login::writer::Writer,
+};
 use wechat::{
     callback::{open_reply, push_request, PushMode, PushRequest},
     message::{event_xml, text_xml},
