@@ -337,7 +337,7 @@ fn Errors(title: &'static str, series: Vec<Series>, days: Vec<String>) -> impl I
     }
     view! {
         <h3 class="m-admin__subheading">{title}</h3>
-        <div class="m-admin__grid m-admin__grid--small">
+        <div class="m-admin__grid">
             {series
                 .into_iter()
                 .map(|s| {
@@ -387,12 +387,15 @@ fn Chart(
     }
 }
 
-const WIDTH: f64 = 600.0;
-const HEIGHT: f64 = 150.0;
-const LEFT: f64 = 40.0;
-const RIGHT: f64 = 6.0;
-const TOP: f64 = 10.0;
-const BOTTOM: f64 = 24.0;
+// The chart's own units. It is drawn at about its width in CSS pixels (a
+// grid cell of 260–420 px) and scaled evenly, so its 10-unit text stays
+// readable on a phone as on a wide screen.
+const WIDTH: f64 = 360.0;
+const HEIGHT: f64 = 120.0;
+const LEFT: f64 = 30.0;
+const RIGHT: f64 = 4.0;
+const TOP: f64 = 8.0;
+const BOTTOM: f64 = 18.0;
 
 /// A bar chart of `values` (one per day of `days`) as SVG markup: bars
 /// scaled to a round maximum, a grid line at the top and middle with their
@@ -416,7 +419,7 @@ pub fn bar_chart_svg(
     let total: u64 = values.iter().sum();
     let peak = values.iter().copied().max().unwrap_or(0);
     let mut svg = format!(
-        r#"<svg class="m-admin__bars{}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{}" preserveAspectRatio="none">"#,
+        r#"<svg class="m-admin__bars{}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{}">"#,
         if error { " m-admin__bars--error" } else { "" },
         escape(&format!(
             "{title}：最近 {n} 天共 {total} {unit}，最多的一天 {peak} {unit}"
@@ -432,8 +435,8 @@ pub fn bar_chart_svg(
             svg,
             r#"<line class="m-admin__grid-line" x1="{LEFT}" y1="{y}" x2="{}" y2="{y}"/><text class="m-admin__axis" x="{}" y="{}" text-anchor="end">{value}</text>"#,
             WIDTH - RIGHT,
-            LEFT - 6.0,
-            y + 4.0,
+            LEFT - 4.0,
+            y + 3.5,
         );
     }
     for (i, value) in values.iter().enumerate() {
@@ -471,7 +474,7 @@ pub fn bar_chart_svg(
         let _ = write!(
             svg,
             r#"<text class="m-admin__axis" x="{x:.1}" y="{}" text-anchor="middle">{}</text>"#,
-            HEIGHT - 6.0,
+            HEIGHT - 4.0,
             escape(text),
         );
     }
