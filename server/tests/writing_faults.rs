@@ -236,8 +236,9 @@ fn dangerous_markup(html: &str) -> Vec<String> {
             .take_while(|c| c.is_ascii_alphanumeric())
             .collect::<String>()
             .to_ascii_lowercase();
+        // A <meta> counts only when it acts (http-equiv).
         if ["iframe", "object", "embed", "style", "base", "meta"].contains(&name.as_str())
-            && !(name == "meta" && !tag.contains("http-equiv"))
+            && (name != "meta" || tag.contains("http-equiv"))
         {
             problems.push(format!("<{tag}>"));
         }
