@@ -162,6 +162,9 @@ impl ModuleType for Admin {
 /// The figures, for an operator's request only (the page is a 404 for
 /// anyone else; this is the second lock). `Ok(None)` without an operator
 /// or outside the server.
+// Not an `async fn`: the context is read now, while the view is built
+// (inside the future it is gone); without `ssr` nothing is read.
+#[cfg_attr(not(feature = "ssr"), allow(clippy::manual_async_fn))]
 fn load() -> impl std::future::Future<Output = Result<Option<OpsFigures>, ServerFnError>> + Send
 {
     #[cfg(feature = "ssr")]
