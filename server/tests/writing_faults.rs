@@ -236,10 +236,12 @@ fn dangerous_markup(html: &str) -> Vec<String> {
             .take_while(|c| c.is_ascii_alphanumeric())
             .collect::<String>()
             .to_ascii_lowercase();
-        // A <meta> counts only when it acts (http-equiv).
-        if ["iframe", "object", "embed", "style", "base", "meta"].contains(&name.as_str())
-            && (name != "meta" || tag.contains("http-equiv"))
-        {
+        let dangerous = match name.as_str() {
+            "iframe" | "object" | "embed" | "style" | "base" => true,
+            "meta" => tag.contains("http-equiv"),
+            _ => false,
+        };
+        if dangerous {
             problems.push(format!("<{tag}>"));
         }
         if name == "form" && tag.contains("evil.example") {
