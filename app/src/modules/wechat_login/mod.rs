@@ -7,6 +7,7 @@
 
 #[cfg(feature = "hydrate")]
 mod client;
+pub mod device;
 mod modal;
 pub mod protocol;
 pub mod status;
