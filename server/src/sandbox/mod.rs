@@ -21,6 +21,7 @@ mod phone;
 mod phone_error;
 mod push;
 mod random;
+mod recognise;
 mod tokens;
 mod users;
 mod wechat_error;

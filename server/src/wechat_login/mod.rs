@@ -56,7 +56,7 @@ pub mod hub;
 mod names;
 pub mod push;
 mod push_sql;
-mod qr;
+pub mod qr;
 pub mod rate_limit;
 mod refusals;
 mod replies;
