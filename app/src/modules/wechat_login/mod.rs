@@ -50,6 +50,11 @@ impl Settings for WechatLoginSettings {
     }
 }
 
+/// Whether 微信一键登录 (网页授权) is offered inside WeChat: the server's
+/// `LOGIN_WECHAT_OAUTH`, provided to the page by the app.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OneTapLogin(pub bool);
+
 /// The module: a block of the header.
 pub struct WechatLogin;
 
@@ -60,7 +65,8 @@ impl ModuleType for WechatLogin {
         .as_block();
 
     fn view(settings: WechatLoginSettings, _blocks: AnyView) -> impl IntoView + 'static {
-        view! { <LoginControl settings /> }
+        let one_tap = use_context::<OneTapLogin>().unwrap_or_default().0;
+        view! { <LoginControl settings one_tap /> }
     }
 
     fn example() -> WechatLoginSettings {
@@ -76,7 +82,7 @@ impl ModuleType for WechatLogin {
 
 /// Interactive from the first click: an island, hydrated in the browser.
 #[island]
-fn LoginControl(settings: WechatLoginSettings) -> impl IntoView {
+fn LoginControl(settings: WechatLoginSettings, one_tap: bool) -> impl IntoView {
     let current = use_current_user();
     let open = RwSignal::new(false);
     let close = Callback::new(move |_| open.set(false));
@@ -105,7 +111,7 @@ fn LoginControl(settings: WechatLoginSettings) -> impl IntoView {
                 <UserMenu links=menu_links.clone() />
             </Show>
             <Show when=move || open.get()>
-                <LoginModal on_close=close />
+                <LoginModal on_close=close one_tap />
             </Show>
         </div>
     }

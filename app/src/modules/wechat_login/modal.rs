@@ -43,7 +43,7 @@ impl Stage {
 }
 
 #[component]
-pub fn LoginModal(on_close: Callback<()>) -> AnyView {
+pub fn LoginModal(on_close: Callback<()>, one_tap: bool) -> AnyView {
     let dialog = NodeRef::<html::Dialog>::new();
     // Closing the dialog natively hands focus back to whatever opened it
     // (the button, or a #login link); then the parent removes it.
@@ -55,6 +55,8 @@ pub fn LoginModal(on_close: Callback<()>) -> AnyView {
     });
     let flow = Flow::new(use_current_user(), leave);
     let device = Device::current();
+    // Inside WeChat with 网页授权 on: one tap, WeChat vouches for him.
+    let one_tap = one_tap && device == Device::WeChat;
 
     // Opens as a modal once in the page: the browser then keeps focus
     // inside and the rest of the page inert.
@@ -152,8 +154,14 @@ pub fn LoginModal(on_close: Callback<()>) -> AnyView {
                     "×"
                 </button>
                 <h2 id="login-title" class="m-wechat-login__title">
-                    "微信扫码登录"
+                    {if device == Device::Desktop { "微信扫码登录" } else { "微信登录" }}
                 </h2>
+                {one_tap.then(|| view! {
+                    <a class="m-wechat-login__action m-wechat-login__one-tap" href=one_tap_href() data-testid="login-one-tap">
+                        "微信一键登录"
+                    </a>
+                    <p class="m-wechat-login__hint">"或者长按下面的二维码，关注公众号后登录"</p>
+                })}
                 <div class="m-wechat-login__code-box" data-stage=move || stage.get().name()>
                     {move || match stage.get() {
                         Stage::Loading => view! { <div class="m-wechat-login__spinner" aria-hidden="true"></div> }.into_any(),
@@ -361,4 +369,17 @@ impl Flow {
         self.stop();
         self.stage.set(Stage::Attempt(LoginStatus::Expired));
     }
+}
+
+/// `/api/login/oauth?to=` this page: the one-tap login comes back here.
+fn one_tap_href() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let location = window().location();
+        let here = location.pathname().unwrap_or_default() + &location.search().unwrap_or_default();
+        let to: String = js_sys::encode_uri_component(&here).into();
+        format!("/api/login/oauth?to={to}")
+    }
+    #[cfg(not(feature = "hydrate"))]
+    "/api/login/oauth".to_owned()
 }
