@@ -139,3 +139,67 @@ test.describe("a computer", () => {
     await shot(page, info, "desktop-dialog");
   });
 });
+
+test.describe("微信一键登录 inside WeChat (LOGIN_WECHAT_OAUTH=1)", () => {
+  let oauthServer: Server;
+  test.beforeAll(async () => {
+    oauthServer = await startServer({ LOGIN_WECHAT_OAUTH: "1" });
+  });
+  test.afterAll(async () => oauthServer.stop());
+  test.use({ ...PHONE, userAgent: WECHAT_UA });
+
+  /** A sandbox user who follows the account (he scanned a login QR once). */
+  async function follower(base: string): Promise<string> {
+    const started = await (await fetch(`${base}/api/login/start`, { method: "POST" })).json();
+    const openid = await newUser(base);
+    const response = await fetch(`${base}/sandbox/wechat/phone/api/scan`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ url: started.qr_url, openid }),
+    });
+    expect(response.status).toBe(200);
+    return openid;
+  }
+
+  async function tapOneTap(page: Page, info: TestInfo): Promise<void> {
+    await page.goto(oauthServer.url + "/about");
+    await clickLogin(page);
+    const oneTap = page.getByTestId("login-one-tap");
+    await expect(oneTap).toHaveText("微信一键登录");
+    await expect(page.getByTestId("login-qr")).toBeVisible();
+    await shot(page, info, "phone-wechat-one-tap-dialog");
+    await oneTap.click();
+    // The sandbox's authorize page: which simulated user is in WeChat.
+    await expect(page.getByTestId("oauth-allow")).toBeVisible();
+  }
+
+  test("one tap logs a follower in and comes back to the page", async ({ page }, info) => {
+    const openid = await follower(oauthServer.url);
+    await tapOneTap(page, info);
+    await page.getByTestId("oauth-user").selectOption(openid);
+    await shot(page, info, "sandbox-authorize-page");
+    await page.getByTestId("oauth-allow").click();
+    await expect(page).toHaveURL(oauthServer.url + "/about");
+    await expectLoggedIn(page);
+    await shot(page, info, "phone-wechat-one-tap-logged-in");
+  });
+
+  test("a visitor who does not follow is shown the QR to follow", async ({ page }, info) => {
+    await tapOneTap(page, info);
+    // 新用户（未关注）: the default choice.
+    await page.getByTestId("oauth-allow").click();
+    await expect(page.getByTestId("login-modal")).toBeVisible();
+    await expect(page.getByTestId("login-status")).toHaveText("长按二维码，识别后关注公众号即可登录");
+    await expect(page.getByTestId("login-button")).toBeVisible();
+    await shot(page, info, "phone-wechat-follow-qr");
+    // He follows by long-pressing it: logged in.
+    const image = (await page.getByTestId("login-qr").getAttribute("src")) ?? "";
+    const response = await fetch(`${oauthServer.url}/sandbox/wechat/phone/api/scan`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ image }),
+    });
+    expect(response.status).toBe(200);
+    await expectLoggedIn(page);
+  });
+});
