@@ -330,3 +330,90 @@ async fn one_tap_is_off_unless_turned_on() {
     assert!(response.headers().get("set-cookie").is_none());
     assert_eq!(app.count("login_attempts").await, 0);
 }
+
+/// The sandbox plays WeChat's refusals: a redirect_uri off the site, a bad
+/// state, a wrong scope; a code exchange with missing or wrong parts;
+/// user/info without a valid token.
+#[tokio::test]
+async fn the_sandbox_refuses_what_wechat_refuses() {
+    let app = spawn(ON).await;
+    let site = app.url("");
+    let authorize = |query: String| {
+        let url = app.url(&format!("/sandbox/wechat/connect/oauth2/authorize?{query}"));
+        async move { browser().get(url).send().await.unwrap().status() }
+    };
+    let good = |redirect: &str, scope: &str, state: &str| {
+        Url::parse_with_params(
+            "http://x/",
+            &[
+                ("appid", common::APPID),
+                ("redirect_uri", redirect),
+                ("response_type", "code"),
+                ("scope", scope),
+                ("state", state),
+            ],
+        )
+        .unwrap()
+        .query()
+        .unwrap()
+        .to_owned()
+    };
+    let back = format!("{site}/api/login/oauth/return");
+    assert_eq!(authorize(good(&back, "snsapi_base", "abc123")).await, 200);
+    for query in [
+        good("https://evil.example/steal", "snsapi_base", "abc"),
+        good(&format!("{site}.evil.example/"), "snsapi_base", "abc"),
+        good(&back, "snsapi_userinfo", "abc"),
+        good(&back, "snsapi_base", "<script>"),
+        good(&back, "snsapi_base", &"a".repeat(129)),
+        String::new(),
+    ] {
+        assert_eq!(authorize(query.clone()).await, 400, "{query}");
+    }
+
+    let exchange = |query: &str| {
+        let url = app.url(&format!("/sandbox/wechat/sns/oauth2/access_token?{query}"));
+        async move {
+            let answer: Value = browser()
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            answer["errcode"].as_i64().unwrap_or(0)
+        }
+    };
+    let appid = common::APPID;
+    assert_eq!(exchange("").await, 40002);
+    assert_eq!(exchange("grant_type=authorization_code").await, 41002);
+    assert_eq!(
+        exchange("grant_type=authorization_code&appid=wxNope&secret=x&code=c").await,
+        40013
+    );
+    assert_eq!(
+        exchange(&format!(
+            "grant_type=authorization_code&appid={appid}&secret=wrong&code=c"
+        ))
+        .await,
+        40125
+    );
+
+    let info = |query: &str| {
+        let url = app.url(&format!("/sandbox/wechat/cgi-bin/user/info?{query}"));
+        async move {
+            let answer: Value = browser()
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            answer["errcode"].as_i64().unwrap_or(0)
+        }
+    };
+    assert_eq!(info("openid=o1").await, 41001);
+    assert_eq!(info("access_token=forged&openid=o1").await, 40001);
+}
