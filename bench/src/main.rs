@@ -5,9 +5,11 @@
 //! cargo run --release -p loadtest -- --server target/release/server [--quick]
 //! ```
 
+mod articles;
 mod callbacks;
 mod cleanup;
 mod http;
+mod instructions;
 mod login;
 mod pages;
 mod server;
@@ -46,10 +48,16 @@ usage: cargo run --release -p loadtest -- --server <release server binary> [opti
   --cleanup-scans N     scans during the clean-up run (default 5000)
   --writing LIST        concurrent generations per writing run (default 100,1000)
   --writing-pace N      DeepSeek's pace in the writing runs, tokens per second (default 50)
-  --only LIST           phases to run: sse,poll,callbacks,aes,pages,cleanup,static,writing (default all)
+  --only LIST           phases to run: sse,poll,callbacks,aes,pages,cleanup,static,writing (default all),
+                        and instructions (not by default: the pages under valgrind's callgrind)
+  --instr-requests N    requests per page in the instructions phase (default 100)
+  --callgrind-dir DIR   keep the instructions phase's callgrind dumps there (for callgrind_annotate)
   --strict              also exit non-zero when a target is missed
   --env NAME=VALUE      one more setting for the servers (repeatable; for experiments)
 ";
+
+/// Run only when asked for (`--only instructions`): it needs valgrind.
+const EXTRA_PHASES: [&str; 1] = ["instructions"];
 
 const PHASES: [&str; 8] = [
     "sse",
@@ -79,6 +87,8 @@ struct Options {
     cleanup_scans: usize,
     writing: Vec<usize>,
     writing_pace: u32,
+    instr_requests: usize,
+    callgrind_dir: Option<PathBuf>,
     phases: Vec<String>,
     strict: bool,
     env: Vec<(String, String)>,
@@ -115,6 +125,8 @@ fn parse_options() -> Result<Options, String> {
         cleanup_scans: if quick { 500 } else { 5_000 },
         writing: if quick { vec![20] } else { vec![100, 1000] },
         writing_pace: 50,
+        instr_requests: if quick { 20 } else { 100 },
+        callgrind_dir: None,
         phases: PHASES.map(String::from).to_vec(),
         strict: false,
         env: Vec::new(),
@@ -173,13 +185,18 @@ fn parse_options() -> Result<Options, String> {
             "--writing-pace" => {
                 o.writing_pace = number("--writing-pace", value("--writing-pace")?)? as u32
             }
+            "--instr-requests" => {
+                o.instr_requests = number("--instr-requests", value("--instr-requests")?)? as usize
+            }
+            "--callgrind-dir" => o.callgrind_dir = Some(value("--callgrind-dir")?.into()),
             "--only" => {
                 o.phases = value("--only")?
                     .split(',')
                     .map(|s| s.trim().to_owned())
                     .collect();
                 for phase in &o.phases {
-                    if !PHASES.contains(&phase.as_str()) {
+                    if !PHASES.contains(&phase.as_str()) && !EXTRA_PHASES.contains(&phase.as_str())
+                    {
                         return Err(format!("--only: unknown phase {phase:?}"));
                     }
                 }
@@ -449,7 +466,7 @@ async fn run(o: &Options) -> Result<Report, String> {
         }
 
         if runs("pages") {
-            pages_phase(&target, &|| server.cpu(), o, &mut report).await?;
+            pages_phase(&target, &server.db_path, &|| server.cpu(), o, &mut report).await?;
         }
         if runs("static") {
             static_phase(&target, &|| server.cpu(), o, &mut report).await?;
@@ -492,6 +509,10 @@ async fn run(o: &Options) -> Result<Report, String> {
 
     if runs("writing") {
         writing_phase(o, &mut report).await?;
+    }
+
+    if runs("instructions") {
+        instructions_phase(o, &mut report).await?;
     }
 
     let lost_or_dup = report
@@ -634,6 +655,7 @@ async fn cleanup_phase(o: &Options, report: &mut Report) -> Result<(), String> {
         theme_dir: &o.theme_dir,
         aes: false,
         env: &o.env,
+        wrapper: &[],
     };
     say("clean-up run: creating the schema");
     let mut server = Server::start(&spec).await?;
@@ -750,8 +772,12 @@ fn add_throughput_row(
     }
 }
 
+/// The pages where visitors and writers are, side by side: each load gets
+/// one-second turns (`--seconds` rounds), so that other jobs on the machine
+/// affect them alike and their ratios are fair.
 async fn pages_phase(
     target: &Target,
+    db_path: &Path,
     cpu: &dyn Fn() -> Option<Duration>,
     o: &Options,
     report: &mut Report,
@@ -761,115 +787,140 @@ async fn pages_phase(
         return Err(format!("GET / answered {}", home.head.status));
     }
     let assets = pages::linked_assets(&home.text());
-    let css = assets.iter().find(|a| a.ends_with(".css")).cloned();
-    let warmup = Duration::from_secs_f64((o.seconds / 5.0).clamp(0.5, 2.0));
-    let duration = Duration::from_secs_f64(o.seconds);
-
-    // The home page and a static file, in turns of a second: compared fairly
-    // even while other jobs come and go on the machine.
-    let rounds = o.seconds.round().max(1.0) as usize;
-    let css = match css {
-        Some(css) => css,
-        None => {
-            report
-                .problems
-                .push("the home page links no stylesheet under /pkg/".into());
-            return Ok(());
-        }
+    let Some(css) = assets.iter().find(|a| a.ends_with(".css")).cloned() else {
+        report
+            .problems
+            .push("the home page links no stylesheet under /pkg/".into());
+        return Ok(());
     };
-    say(format!(
-        "pages: GET / and GET {css}, in turns, {rounds} s each"
-    ));
-    let slice = |path, accept| pages::Load {
+
+    // A writer: logged in, with articles.
+    let session = login::log_in(target, &Signer::plain()).await?;
+    report.logins += 1;
+    articles::seed(db_path).await?;
+    check_writer_pages(target, &session).await?;
+
+    let warmup = Duration::from_secs_f64((o.seconds / 5.0).clamp(0.5, 2.0));
+    let rounds = o.seconds.round().max(1.0) as usize;
+    let turn = |path, accept, cookie| pages::Load {
         path,
         accept,
-        cookie: None,
+        cookie,
         conns: o.page_conns,
         warmup,
         duration: Duration::from_secs(1),
     };
-    let mut runs = pages::interleaved(
-        target,
-        &[slice("/", "text/html"), slice(&css, "text/css")],
-        rounds,
-        cpu,
-    )
-    .await?;
-    let (mut page, mut file) = match (runs.pop(), runs.pop()) {
-        (Some(file), Some(page)) => (page, file),
-        _ => return Err("the page runs went missing".into()),
-    };
-    let page_rate = page.per_second;
+    say(format!(
+        "pages: /, {css}, / rendered, / logged in, /write, /articles, in turns, {rounds} s each"
+    ));
+    let loads = [
+        turn("/", "text/html", None),
+        turn(&css, "text/css", None),
+        // Any cookie makes the server render the page for the request.
+        turn("/", "text/html", Some("theme=plain")),
+        turn("/", "text/html", Some(&session)),
+        turn("/write", "text/html", Some(&session)),
+        turn("/articles", "text/html", Some(&session)),
+    ];
+    let runs = pages::interleaved(target, &loads, rounds, cpu).await?;
+    let [mut anonymous, mut file, mut rendered, mut logged_in, mut write, mut list]: [pages::PageRun;
+        6] = runs
+        .try_into()
+        .map_err(|_| "the page runs went missing".to_owned())?;
+
+    let anonymous_rate = anonymous.per_second;
+    let logged_in_rate = logged_in.per_second;
+    let ratios = format!(
+        "pages side by side (one run, in turns): logged-in home / anonymous home = {:.2} (target ≥ 0.25); /write / logged-in home = {:.2}, /articles / logged-in home = {:.2} (targets ≥ 1); server CPU per request: {} µs anonymous, {} µs rendered, {} µs logged in, {} µs /write, {} µs /articles",
+        logged_in_rate / anonymous_rate.max(1.0),
+        write.per_second / logged_in_rate.max(1.0),
+        list.per_second / logged_in_rate.max(1.0),
+        micros(&anonymous),
+        micros(&rendered),
+        micros(&logged_in),
+        micros(&write),
+        micros(&list),
+    );
+    let file_rate = file.per_second;
+    let (write_rate, list_rate) = (write.per_second, list.per_second);
+    let conns = o.page_conns;
     push_page_row(
         report,
         "SSR home page GET /, anonymous",
-        &mut page,
-        o.page_conns,
+        &mut anonymous,
+        conns,
         "≥ 20 000/s",
-        Some(page_rate >= 20_000.0),
+        Some(anonymous_rate >= 20_000.0),
     );
-    let file_rate = file.per_second;
     push_page_row(
         report,
         &format!("static file GET {css}"),
         &mut file,
-        o.page_conns,
+        conns,
         "≥ the home page",
-        Some(file_rate >= page_rate),
+        Some(file_rate >= anonymous_rate),
     );
-
-    // Any cookie makes the server render the page for the request.
-    say(format!(
-        "pages: GET / rendered each time, for {} s",
-        o.seconds
-    ));
-    let mut rendered = pages::page_run(
-        target,
-        &pages::Load {
-            path: "/",
-            accept: "text/html",
-            cookie: Some("theme=plain"),
-            conns: o.page_conns,
-            warmup,
-            duration,
-        },
-        cpu,
-    )
-    .await?;
     push_page_row(
         report,
         "SSR home page GET /, rendered for each request",
         &mut rendered,
-        o.page_conns,
+        conns,
         "",
         None,
     );
-
-    let session = login::log_in(target, &Signer::plain()).await?;
-    say(format!("pages: GET / logged in, for {} s", o.seconds));
-    let mut logged_in = pages::page_run(
-        target,
-        &pages::Load {
-            path: "/",
-            accept: "text/html",
-            cookie: Some(&session),
-            conns: o.page_conns,
-            warmup,
-            duration,
-        },
-        cpu,
-    )
-    .await?;
     push_page_row(
         report,
         "SSR home page GET /, logged in",
         &mut logged_in,
-        o.page_conns,
-        "",
-        None,
+        conns,
+        "≥ 0.25 × anonymous",
+        Some(logged_in_rate >= 0.25 * anonymous_rate),
     );
-    report.logins += 1;
+    push_page_row(
+        report,
+        "GET /write, logged in",
+        &mut write,
+        conns,
+        "≥ the logged-in home",
+        Some(write_rate >= logged_in_rate),
+    );
+    push_page_row(
+        report,
+        &format!("GET /articles, logged in, {} articles", articles::ARTICLES),
+        &mut list,
+        conns,
+        "≥ the logged-in home",
+        Some(list_rate >= logged_in_rate),
+    );
+    report.notes.push(ratios);
+    Ok(())
+}
 
+fn micros(run: &pages::PageRun) -> String {
+    run.cpu_per_request
+        .map_or("?".into(), |c| format!("{:.0}", c.as_secs_f64() * 1e6))
+}
+
+/// The writer's pages answer as a writer's: logged in, the desk, the list
+/// with every article (so the load measures the real pages, not an error).
+async fn check_writer_pages(target: &Target, session: &str) -> Result<(), String> {
+    let write = pages::fetch_with_cookie(target, "/write", session).await?;
+    let text = write.text();
+    if write.head.status != 200 || !text.contains("m-writer") || text.contains("module-failed") {
+        return Err(format!(
+            "GET /write logged in answered {} without the writer",
+            write.head.status
+        ));
+    }
+    let list = pages::fetch_with_cookie(target, "/articles", session).await?;
+    let rows = list.text().matches("data-testid=\"article-row\"").count();
+    if list.head.status != 200 || rows != articles::ARTICLES {
+        return Err(format!(
+            "GET /articles logged in answered {} with {rows} articles, not {}",
+            list.head.status,
+            articles::ARTICLES
+        ));
+    }
     Ok(())
 }
 
@@ -1041,6 +1092,87 @@ fn push_page_row(
     }
 }
 
+/// Each page's instructions per request, the server under callgrind.
+async fn instructions_phase(o: &Options, report: &mut Report) -> Result<(), String> {
+    if !instructions::available() {
+        return Err("the instructions phase needs valgrind (apt-get install valgrind)".into());
+    }
+    let temporary = tempfile::Builder::new()
+        .prefix("loadtest-callgrind-")
+        .tempdir()
+        .map_err(|e| format!("cannot make a temporary folder: {e}"))?;
+    let dir = match &o.callgrind_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            dir.clone()
+        }
+        None => temporary.path().to_owned(),
+    };
+    let wrapper = [
+        "valgrind".to_owned(),
+        "--tool=callgrind".to_owned(),
+        format!(
+            "--callgrind-out-file={}",
+            dir.join("callgrind.out").display()
+        ),
+    ];
+    say("instructions: starting the server under callgrind (slow)");
+    let (server, target) = start_server_under(o, false, &wrapper).await?;
+    let pid = server.pid().ok_or("the server has no pid")?;
+    let session = login::log_in(&target, &Signer::plain()).await?;
+    articles::seed(&server.db_path).await?;
+    check_writer_pages(&target, &session).await?;
+    let list = format!("GET /articles, logged in, {} articles", articles::ARTICLES);
+    let pages = [
+        instructions::Page {
+            name: "SSR home page GET /, anonymous",
+            path: "/",
+            cookie: None,
+        },
+        instructions::Page {
+            name: "SSR home page GET /, rendered for each request",
+            path: "/",
+            cookie: Some("theme=plain"),
+        },
+        instructions::Page {
+            name: "SSR home page GET /, logged in",
+            path: "/",
+            cookie: Some(&session),
+        },
+        instructions::Page {
+            name: "GET /write, logged in",
+            path: "/write",
+            cookie: Some(&session),
+        },
+        instructions::Page {
+            name: &list,
+            path: "/articles",
+            cookie: Some(&session),
+        },
+    ];
+    say(format!(
+        "instructions: {} requests of each page, one after another",
+        o.instr_requests
+    ));
+    let figures = instructions::count(&target, pid, &dir, &pages, o.instr_requests).await?;
+    for (page, n) in pages.iter().zip(figures) {
+        let mut row = Row::new(
+            format!("{}: instructions per request", page.name),
+            format!("callgrind, {} requests", o.instr_requests),
+        );
+        row.result = count(n as f64);
+        report.rows.push(row);
+    }
+    drop(server);
+    if let Some(dir) = &o.callgrind_dir {
+        report.notes.push(format!(
+            "callgrind dumps in {}: one per page after each warm-up, in the order of the rows (callgrind_annotate <file>)",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Kills the server as a crash would and checks that every login it answered
 /// "logged in" is in the database file.
 async fn check_after_crash(
@@ -1158,12 +1290,35 @@ fn main() -> ExitCode {
 /// Starts the server under test (AES safe mode when `aes`) and the address
 /// the load goes to.
 async fn start_server(o: &Options, aes: bool) -> Result<(Server, Target), String> {
+    start_server_under(o, aes, &[]).await
+}
+
+/// [`start_server`] under `wrapper` (a program and its arguments).
+async fn start_server_under(
+    o: &Options,
+    aes: bool,
+    wrapper: &[String],
+) -> Result<(Server, Target), String> {
+    // Writing is configured (the writer's pages are measured); nothing in
+    // these runs generates, so DeepSeek's address leads nowhere.
+    let mut env = vec![
+        (
+            "DEEPSEEK_API_KEY".to_owned(),
+            "sk-fake-key-for-loadtest".to_owned(),
+        ),
+        (
+            "DEEPSEEK_BASE_URL".to_owned(),
+            "http://127.0.0.1:9/not-used".to_owned(),
+        ),
+    ];
+    env.extend(o.env.iter().cloned());
     let server = Server::start(&ServerSpec {
         binary: &o.server,
         site_root: &o.site_root,
         theme_dir: &o.theme_dir,
         aes,
-        env: &o.env,
+        env: &env,
+        wrapper,
     })
     .await?;
     let target = Target {

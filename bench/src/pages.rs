@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// What a browser sends for a page or a file.
-fn browser_headers(accept: &str) -> String {
+pub fn browser_headers(accept: &str) -> String {
     format!(
         "accept: {accept}\r\naccept-encoding: gzip, deflate, br\r\naccept-language: zh-CN,zh;q=0.9\r\nuser-agent: Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36 loadtest\r\n"
     )
@@ -117,6 +117,21 @@ pub async fn fetch(target: &Target, path: &str) -> Result<http::Response, String
     ))
     .await
     .map_err(|e| format!("GET {path} failed: {e}"))
+}
+
+/// Fetches `path` once with a cookie (a logged-in browser's).
+pub async fn fetch_with_cookie(
+    target: &Target,
+    path: &str,
+    cookie: &str,
+) -> Result<http::Response, String> {
+    let mut conn = Conn::connect(target.addr)
+        .await
+        .map_err(|e| format!("cannot connect: {e}"))?;
+    let headers = format!("{}cookie: {cookie}\r\n", browser_headers("text/html,*/*"));
+    conn.request(&http::get(&target.host, path, &headers))
+        .await
+        .map_err(|e| format!("GET {path} failed: {e}"))
 }
 
 /// The stylesheet, script and wasm the home page links to under /pkg/.

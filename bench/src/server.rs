@@ -26,6 +26,9 @@ pub struct ServerSpec<'a> {
     pub aes: bool,
     /// More settings, applied last.
     pub env: &'a [(String, String)],
+    /// A program the server runs under, with its arguments (valgrind for
+    /// the instruction counts); empty: none.
+    pub wrapper: &'a [String],
 }
 
 pub struct Server {
@@ -83,7 +86,14 @@ impl Server {
             .map(Path::to_path_buf)
             .unwrap_or_default();
 
-        let mut command = Command::new(spec.binary);
+        let mut command = match spec.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(spec.binary);
+                command
+            }
+            None => Command::new(spec.binary),
+        };
         // Run in the temporary folder so that no `.env` of the project is read.
         command
             .current_dir(&dir)
@@ -94,6 +104,8 @@ impl Server {
         for (name, _) in std::env::vars() {
             if name.starts_with("WECHAT_")
                 || name.starts_with("LOGIN_")
+                || name.starts_with("DEEPSEEK_")
+                || name.starts_with("WRITING_")
                 || name.starts_with("LEPTOS_")
                 || matches!(
                     name.as_str(),
@@ -135,11 +147,13 @@ impl Server {
                 .spawn()
                 .map_err(|e| format!("cannot start {}: {e}", spec.binary.display()))?,
         );
-        self.wait_healthy().await
+        // Under valgrind the start-up is some 50 times slower.
+        let limit = if spec.wrapper.is_empty() { 60 } else { 600 };
+        self.wait_healthy(limit).await
     }
 
-    async fn wait_healthy(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(60);
+    async fn wait_healthy(&mut self, limit: u64) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(limit);
         loop {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
@@ -161,7 +175,7 @@ impl Server {
             }
             if Instant::now() > deadline {
                 return Err(format!(
-                    "the server did not answer /healthz within 60 s:\n{}",
+                    "the server did not answer /healthz within {limit} s:\n{}",
                     self.log_tail()
                 ));
             }

@@ -87,6 +87,7 @@ pub async fn run(spec: &WritingSpec<'_>, n: usize) -> Result<WritingRun, String>
         theme_dir: spec.theme_dir,
         aes: false,
         env: &stand_in_env,
+        wrapper: &[],
     })
     .await?;
     let mut conn = Conn::connect(stand_in.addr)
@@ -129,6 +130,7 @@ pub async fn run(spec: &WritingSpec<'_>, n: usize) -> Result<WritingRun, String>
         theme_dir: spec.theme_dir,
         aes: false,
         env: &env,
+        wrapper: &[],
     })
     .await?;
     let target = Target {

@@ -380,6 +380,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 3);
+        // Jobs are answered before their batch is counted: a ping is taken
+        // only after that.
+        assert!(writer.ping().await);
         let stats = writer.stats();
         assert_eq!(stats.jobs, 3);
         assert!(stats.commits >= 1);

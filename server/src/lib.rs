@@ -10,6 +10,7 @@ pub mod cross_site;
 pub mod db;
 pub mod db_writer;
 pub mod deepseek_sandbox;
+pub mod doctor;
 pub mod embedded;
 pub mod error_page;
 pub mod health;
