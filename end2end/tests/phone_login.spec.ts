@@ -191,6 +191,9 @@ test.describe("微信一键登录 inside WeChat (LOGIN_WECHAT_OAUTH=1)", () => {
     await page.getByTestId("oauth-allow").click();
     await expect(page.getByTestId("login-modal")).toBeVisible();
     await expect(page.getByTestId("login-status")).toHaveText("长按二维码，识别后关注公众号即可登录");
+    await expect(page.getByTestId("login-follow-first")).toContainText("你还没有关注公众号");
+    // Not offered again: it would only come back here.
+    await expect(page.getByTestId("login-one-tap")).toHaveCount(0);
     await expect(page.getByTestId("login-button")).toBeVisible();
     await shot(page, info, "phone-wechat-follow-qr");
     // He follows by long-pressing it: logged in.

@@ -172,7 +172,7 @@ async fn a_visitor_who_does_not_follow_is_shown_the_follow_qr() {
     let back = allow(&app, &query, common::APPID, "").await;
     let answer = phone.get(back.as_str()).send().await.unwrap();
     assert_eq!(answer.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&answer), "/about#login");
+    assert_eq!(location(&answer), "/about#login-follow");
     assert_eq!(me(&app, &phone).await, 401);
     assert_eq!(app.count("users").await, users);
     assert_eq!(app.count("sessions").await, 0);

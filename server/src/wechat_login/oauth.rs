@@ -12,8 +12,8 @@
 //!    WeChat refuses a used code, an old one, or one of another appid) for
 //!    the openid. With `LOGIN_OAUTH_FOLLOWERS_ONLY` (the default) a visitor
 //!    who does not follow (`cgi-bin/user/info` `subscribe=0`) goes back to
-//!    the page with the dialog open (`#login`), which inside WeChat shows
-//!    the long-press QR to follow. Otherwise the attempt goes from pending
+//!    the page with the dialog open (`#login-follow`), which inside WeChat
+//!    says to follow first and shows the long-press QR. Otherwise the attempt goes from pending
 //!    to consumed in one write with the new session, so a state serves once.
 //!
 //! Every refusal is a page with plain words and a way back; nothing changes.
@@ -250,7 +250,7 @@ async fn come_back(
         // The owner wants followers: the dialog's long-press QR follows and
         // logs in at once.
         tracing::info!(attempt = %short(&id), "one-tap login: not following, shown the QR");
-        return (clear(), Redirect::to(&format!("{to}#login"))).into_response();
+        return (clear(), Redirect::to(&format!("{to}#login-follow"))).into_response();
     }
 
     let token = secrets::new_secret();

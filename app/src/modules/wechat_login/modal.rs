@@ -43,7 +43,7 @@ impl Stage {
 }
 
 #[component]
-pub fn LoginModal(on_close: Callback<()>, one_tap: bool) -> AnyView {
+pub fn LoginModal(on_close: Callback<()>, one_tap: bool, follow_first: bool) -> AnyView {
     let dialog = NodeRef::<html::Dialog>::new();
     // Closing the dialog natively hands focus back to whatever opened it
     // (the button, or a #login link); then the parent removes it.
@@ -55,8 +55,9 @@ pub fn LoginModal(on_close: Callback<()>, one_tap: bool) -> AnyView {
     });
     let flow = Flow::new(use_current_user(), leave);
     let device = Device::current();
-    // Inside WeChat with 网页授权 on: one tap, WeChat vouches for him.
-    let one_tap = one_tap && device == Device::WeChat;
+    // Inside WeChat with 网页授权 on: one tap, WeChat vouches for him;
+    // not again for a visitor it just found not following.
+    let one_tap = one_tap && device == Device::WeChat && !follow_first;
 
     // Opens as a modal once in the page: the browser then keeps focus
     // inside and the rest of the page inert.
@@ -156,6 +157,11 @@ pub fn LoginModal(on_close: Callback<()>, one_tap: bool) -> AnyView {
                 <h2 id="login-title" class="m-wechat-login__title">
                     {if device == Device::Desktop { "微信扫码登录" } else { "微信登录" }}
                 </h2>
+                {follow_first.then(|| view! {
+                    <p class="m-wechat-login__notice" data-testid="login-follow-first">
+                        "你还没有关注公众号。关注后就能登录：长按下面的二维码，识别后关注即可。"
+                    </p>
+                })}
                 {one_tap.then(|| view! {
                     <a class="m-wechat-login__action m-wechat-login__one-tap" href=one_tap_href() data-testid="login-one-tap">
                         "微信一键登录"
