@@ -58,7 +58,9 @@ pub fn App() -> impl IntoView {
         footer,
         sandbox,
         deepseek_sandbox,
+        wechat_oauth,
     } = layout;
+    provide_context(crate::modules::wechat_login::OneTapLogin(wechat_oauth));
     let site_name = site.name;
     view! {
         <Title formatter=move |title: String| {

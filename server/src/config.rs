@@ -86,6 +86,14 @@ pub struct LoginConfig {
     pub session_ttl: Duration,
     /// `LOGIN_CONFIRM_MODE`: a scan must be confirmed by replying 确认.
     pub confirm_mode: bool,
+    /// `LOGIN_WECHAT_OAUTH`: inside WeChat, 微信一键登录 through 网页授权
+    /// (`snsapi_base`) on the same 服务号; needs the 网页授权域名 set in the
+    /// console. Off by default.
+    pub wechat_oauth: bool,
+    /// `LOGIN_OAUTH_FOLLOWERS_ONLY` (on by default): a one-tap login of a
+    /// visitor who does not follow the 服务号 shows him its QR code to
+    /// follow instead of logging him in.
+    pub oauth_followers_only: bool,
     /// `LOGIN_START_PER_MINUTE`: QR codes one client address (an IPv6 /64)
     /// may request per minute; 0 lifts the limit.
     pub start_per_minute: u32,
@@ -158,6 +166,8 @@ impl Config {
                     86_400 * number(&get, "SESSION_DAYS", 30, 1..=365)?,
                 ),
                 confirm_mode: flag(&get, "LOGIN_CONFIRM_MODE", false)?,
+                wechat_oauth: flag(&get, "LOGIN_WECHAT_OAUTH", false)?,
+                oauth_followers_only: flag(&get, "LOGIN_OAUTH_FOLLOWERS_ONLY", true)?,
                 start_per_minute: number(&get, "LOGIN_START_PER_MINUTE", 10, 0..=1_000_000)? as u32,
                 start_site_per_minute: number(
                     &get,
@@ -532,6 +542,8 @@ mod tests {
         assert_eq!(config.login.expiry, Duration::from_secs(300));
         assert_eq!(config.login.session_ttl, Duration::from_secs(30 * 86_400));
         assert!(!config.login.confirm_mode);
+        assert!(!config.login.wechat_oauth);
+        assert!(config.login.oauth_followers_only);
         assert_eq!(config.login.start_per_minute, 10);
         assert_eq!(config.login.start_site_per_minute, 60);
         assert_eq!(config.login.streams_per_attempt, 4);
@@ -694,6 +706,8 @@ mod tests {
         let config = config(&[
             ("LOGIN_EXPIRY_SECONDS", "60"),
             ("LOGIN_CONFIRM_MODE", "on"),
+            ("LOGIN_WECHAT_OAUTH", "1"),
+            ("LOGIN_OAUTH_FOLLOWERS_ONLY", "0"),
             ("LOGIN_START_PER_MINUTE", "0"),
             ("LOGIN_START_SITE_PER_MINUTE", "5"),
             ("LOGIN_STREAMS_PER_ATTEMPT", "2"),
@@ -707,6 +721,8 @@ mod tests {
         .unwrap();
         assert_eq!(config.login.expiry, Duration::from_secs(60));
         assert!(config.login.confirm_mode);
+        assert!(config.login.wechat_oauth);
+        assert!(!config.login.oauth_followers_only);
         assert_eq!(config.login.start_per_minute, 0);
         assert_eq!(config.login.start_site_per_minute, 5);
         assert_eq!(config.login.streams_per_attempt, 2);

@@ -38,11 +38,13 @@ pub fn page_csp(nonce: &str, dev_reload: bool) -> String {
     } else {
         "'self'"
     };
+    // `data:` images: the login QR for phones is a PNG in a `data:` URL
+    // (wechat_login/qr.rs); an image cannot run script.
     format!(
         "default-src 'self'; \
          script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
          style-src 'self'; \
-         img-src 'self'; \
+         img-src 'self' data:; \
          connect-src {connect}; \
          object-src 'none'; \
          base-uri 'none'; \

@@ -95,6 +95,7 @@ impl Application {
         let mut theme = app::theme::load::load(&config.theme_dir)?;
         theme.layout.sandbox = config.wechat.sandbox;
         theme.layout.deepseek_sandbox = config.deepseek.is_sandbox();
+        theme.layout.wechat_oauth = config.login.wechat_oauth;
 
         let db = db::connect(&config.database_url).await?;
 

@@ -13,7 +13,7 @@ pub mod message;
 pub mod signature;
 pub mod token;
 
-pub use api::{AccessToken, ApiError, Client, ClientConfig, QrTicket};
+pub use api::{AccessToken, ApiError, Client, ClientConfig, Follower, OauthIdentity, QrTicket};
 pub use callback::{
     CallbackError, CallbackQuery, CallbackVerifier, Echo, Inbound, PushMode, PushRequest, Stamp,
 };

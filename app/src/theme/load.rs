@@ -66,6 +66,7 @@ pub fn load(dir: &Path) -> Result<Theme, LoadError> {
             footer,
             sandbox: false,
             deepseek_sandbox: false,
+            wechat_oauth: false,
         },
         pages,
     })

@@ -76,4 +76,7 @@ pub struct Layout {
     pub sandbox: bool,
     /// The DeepSeek sandbox writes the articles: every page says so too.
     pub deepseek_sandbox: bool,
+    /// 微信一键登录 inside WeChat is on (`LOGIN_WECHAT_OAUTH`): the login
+    /// dialog offers it there.
+    pub wechat_oauth: bool,
 }

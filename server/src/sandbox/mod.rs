@@ -8,6 +8,8 @@
 //! - [`phone`]: a simulated phone, JSON under `/phone/api/`: scan a code,
 //!   send a message, unfollow. Each action is pushed to the site's callback
 //!   exactly as WeChat pushes it ([`event`], [`push`]).
+//! - [`oauth`]: 网页授权 (`snsapi_base`): an authorize page where a
+//!   simulated user allows, `sns/oauth2/access_token` and `cgi-bin/user/info`.
 //! - [`faults`]: make the next calls of an API fail or stall, for tests of
 //!   "WeChat is down".
 //!
@@ -17,10 +19,12 @@ mod api;
 mod codes;
 mod event;
 mod faults;
+mod oauth;
 mod phone;
 mod phone_error;
 mod push;
 mod random;
+mod recognise;
 mod tokens;
 mod users;
 mod wechat_error;
@@ -35,7 +39,8 @@ use secrecy::{ExposeSecret, SecretString};
 use wechat::MessageCrypto;
 
 use self::{
-    codes::CodeRegistry, faults::Faults, push::Pusher, tokens::TokenRegistry, users::UserRegistry,
+    codes::CodeRegistry, faults::Faults, oauth::OauthCodes, push::Pusher, tokens::TokenRegistry,
+    users::UserRegistry,
 };
 
 /// The sandbox account's id (`ToUserName` of every push), shaped like a real
@@ -67,6 +72,7 @@ pub struct Sandbox {
     tokens: Mutex<TokenRegistry>,
     codes: Mutex<CodeRegistry>,
     users: Mutex<UserRegistry>,
+    oauth_codes: Mutex<OauthCodes>,
     faults: Mutex<Faults>,
 }
 
@@ -87,6 +93,7 @@ impl Sandbox {
             tokens: Mutex::default(),
             codes: Mutex::default(),
             users: Mutex::default(),
+            oauth_codes: Mutex::default(),
             faults: Mutex::default(),
         }
     }
@@ -106,6 +113,7 @@ impl Sandbox {
 pub fn routes<S: Clone + Send + Sync + 'static>(sandbox: Arc<Sandbox>) -> Router<S> {
     Router::new()
         .merge(api::routes())
+        .merge(oauth::routes())
         .nest("/phone/api", phone::routes())
         .with_state(sandbox)
 }

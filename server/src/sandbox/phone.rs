@@ -23,7 +23,7 @@ use super::{
     lock, now_ms,
     phone_error::{parse_json, PhoneError},
     push::{Delivery, PushModeName},
-    random,
+    random, recognise,
     users::SandboxUser,
     Sandbox, ACCOUNT_ID,
 };
@@ -97,6 +97,9 @@ struct ScanRequest {
     ticket: Option<String>,
     /// The scanned QR URL, read for its ticket.
     url: Option<String>,
+    /// A long-pressed picture (识别图中二维码): a `data:image/png;base64,…`
+    /// URL, whose QR code is read for its URL.
+    image: Option<String>,
     /// Absent: a new user.
     openid: Option<String>,
     /// Absent: subscribe if the user does not follow yet, else SCAN.
@@ -104,17 +107,28 @@ struct ScanRequest {
     push: Option<PushModeName>,
 }
 
-/// `POST /phone/api/scan`: the user scans a code. An expired code is still
-/// pushed: the site must tell the user it expired.
+/// `POST /phone/api/scan`: the user scans a code, or long-presses its
+/// picture in a page (`image`): WeChat handles both alike. An expired code
+/// is still pushed: the site must tell the user it expired.
 async fn scan(State(sandbox): State<Arc<Sandbox>>, body: Bytes) -> Result<Response, PhoneError> {
     let request: ScanRequest = parse_json(&body)?;
-    let ticket = match (request.ticket, request.url) {
+    let url = match (request.url, request.image) {
+        (Some(url), None) => Some(url),
+        (None, Some(image)) => Some(recognise::read_qr(&image)?),
+        (None, None) => None,
+        (Some(_), Some(_)) => return Err(PhoneError::BadRequest("url 和 image 只能给一个".into())),
+    };
+    let ticket = match (request.ticket, url) {
         (Some(ticket), _) if random::is_url_safe_id(&ticket) => ticket,
         (Some(_), _) => return Err(PhoneError::BadRequest("ticket 格式不对".into())),
         (None, Some(url)) => ticket_from_url(&url).ok_or_else(|| {
             PhoneError::BadRequest("这个链接不是沙箱二维码（应含 /q/{ticket}）".into())
         })?,
-        (None, None) => return Err(PhoneError::BadRequest("请给出 ticket 或扫到的 url".into())),
+        (None, None) => {
+            return Err(PhoneError::BadRequest(
+                "请给出 ticket、扫到的 url 或长按的图片 image".into(),
+            ))
+        }
     };
     let known = lock(&sandbox.codes).get(&ticket).cloned();
     let code = known

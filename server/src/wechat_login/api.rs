@@ -110,6 +110,7 @@ async fn start(
         }
     };
     let qr_svg = qr::svg(&ticket.url).map_err(|err| LoginError::Qr(err.to_string()))?;
+    let qr_png = qr::png_data_url(&ticket.url).map_err(|err| LoginError::Qr(err.to_string()))?;
     tracing::info!(attempt = %short(&id), "login started");
 
     let cookie = LoginCookie::Binding.set(&binding, client.https, None);
@@ -118,6 +119,7 @@ async fn start(
         expires_at: clock::rfc3339(expires_at),
         expires_in: expiry.as_secs(),
         qr_svg,
+        qr_png,
         qr_url: ticket.url,
     };
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())

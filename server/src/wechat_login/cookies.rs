@@ -1,6 +1,6 @@
-//! The login's two cookies: the session (who is logged in) and the binding
-//! (which browser started an attempt). Both hold secrets whose hash alone is
-//! stored.
+//! The login's cookies: the session (who is logged in), the binding (which
+//! browser started an attempt) and the one-tap binding (which browser went
+//! to WeChat's 网页授权). All hold secrets whose hash alone is stored.
 //!
 //! Over https both are `__Host-` cookies: the browser takes them only from
 //! this very host over https, with `Path=/` and no `Domain`, so a sibling
@@ -29,6 +29,10 @@ pub enum LoginCookie {
     /// The browser binding secret: `SameSite=Strict`, gone when the browser
     /// closes.
     Binding,
+    /// The binding of a one-tap login (`oauth`): `SameSite=Lax`, because
+    /// the browser comes back from WeChat's authorize page, another site,
+    /// and a `Strict` cookie would not come with it; five minutes.
+    OauthBinding,
 }
 
 /// The request carries a cookie name twice.
@@ -42,6 +46,8 @@ impl LoginCookie {
             (Self::Session, false) => "session",
             (Self::Binding, true) => "__Host-login_binding",
             (Self::Binding, false) => "login_binding",
+            (Self::OauthBinding, true) => "__Host-login_oauth",
+            (Self::OauthBinding, false) => "login_oauth",
         }
     }
 
@@ -85,7 +91,7 @@ impl LoginCookie {
             .http_only(true)
             .secure(https)
             .same_site(match self {
-                Self::Session => SameSite::Lax,
+                Self::Session | Self::OauthBinding => SameSite::Lax,
                 Self::Binding => SameSite::Strict,
             });
         if let Some(age) = max_age {

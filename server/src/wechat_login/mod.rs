@@ -28,6 +28,10 @@
 //! 5. Every later request: `session` finds the user of the session cookie
 //!    for pages and handlers (`app::auth`).
 //!
+//! Inside WeChat, with `LOGIN_WECHAT_OAUTH`, `oauth` offers 微信一键登录
+//! (网页授权 `snsapi_base`): WeChat's authorize page vouches for the
+//! visitor, and the attempt goes from pending to consumed in one write.
+//!
 //! Beside the flow: `error` (the one error type of the routes), `client`
 //! (who is asking), `cleanup` (stale rows, in chunks through the same
 //! writer), `refusals` (rationed logging of refused callbacks), `names`
@@ -54,9 +58,10 @@ mod error;
 mod events;
 pub mod hub;
 mod names;
+mod oauth;
 pub mod push;
 mod push_sql;
-mod qr;
+pub mod qr;
 pub mod rate_limit;
 mod refusals;
 mod replies;
@@ -76,7 +81,7 @@ use crate::state::AppState;
 
 /// The browser routes (which need the session layer).
 pub fn browser_routes() -> Router<AppState> {
-    api::routes()
+    api::routes().merge(oauth::routes())
 }
 
 /// The login event stream: a browser route that stays open.

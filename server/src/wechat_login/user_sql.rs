@@ -30,6 +30,23 @@ pub fn upsert_follower(
     .query_row(params![openid, new_name, now], from_row)
 }
 
+/// The user of `openid`, created (with `new_name`, not following) on first
+/// sight; whether he follows is left as recorded. For a one-tap login of a
+/// visitor who does not follow (`LOGIN_OAUTH_FOLLOWERS_ONLY=0`).
+pub fn upsert_visitor(
+    db: &Connection,
+    openid: &str,
+    new_name: &str,
+    now: i64,
+) -> rusqlite::Result<User> {
+    db.prepare_cached(
+        "INSERT INTO users (openid, display_name, following, created_at) VALUES (?, ?, 0, ?)
+         ON CONFLICT (openid) DO UPDATE SET openid = excluded.openid
+         RETURNING id, display_name",
+    )?
+    .query_row(params![openid, new_name, now], from_row)
+}
+
 pub fn mark_unfollowed(db: &Connection, openid: &str, now: i64) -> rusqlite::Result<()> {
     db.prepare_cached("UPDATE users SET following = 0, unsubscribed_at = ? WHERE openid = ?")?
         .execute(params![now, openid])?;

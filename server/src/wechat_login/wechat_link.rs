@@ -6,7 +6,8 @@ use std::{net::SocketAddr, time::Duration};
 use secrecy::ExposeSecret;
 use sqlx::SqlitePool;
 use wechat::{
-    api::ClientConfig, ApiError, CallbackVerifier, Client, MessageCrypto, QrTicket, TokenCache,
+    api::ClientConfig, ApiError, CallbackVerifier, Client, Follower, MessageCrypto, OauthIdentity,
+    QrTicket, TokenCache,
 };
 
 use super::token_store::DbTokenStore;
@@ -73,6 +74,25 @@ impl WechatLink {
             })
             .await
             .map_err(|err| err.api().clone())
+    }
+
+    /// The openid behind a 网页授权 `code` (used once by WeChat).
+    pub async fn oauth_identity(&self, code: &str) -> Result<OauthIdentity, ApiError> {
+        self.tokens.fetcher().oauth_identity(code).await
+    }
+
+    /// Whether `openid` follows the account.
+    pub async fn follower(&self, openid: &str) -> Result<Follower, ApiError> {
+        let client = self.tokens.fetcher();
+        self.tokens
+            .call(|token| async move { client.follower(token.expose_secret(), openid).await })
+            .await
+            .map_err(|err| err.api().clone())
+    }
+
+    /// The account's appid (WeChat's authorize URL names it).
+    pub fn appid(&self) -> &str {
+        self.tokens.fetcher().appid()
     }
 }
 

@@ -27,6 +27,7 @@ use super::{
     attempt_sql,
     cleanup::{self, Removed},
     hub::LoginHub,
+    names,
     push::{self, Push, Reply, Rules, Taken},
     push_sql, user_sql,
 };
@@ -52,6 +53,17 @@ pub struct Writer {
 pub struct Completion {
     pub attempt: String,
     pub user_id: i64,
+    pub token_hash: Vec<u8>,
+    pub expires_at: i64,
+}
+
+/// A one-tap login WeChat vouched for (网页授权): its attempt, who, and
+/// the session to create.
+pub struct Authorized {
+    pub attempt: String,
+    pub openid: String,
+    /// Whether he follows the 服务号 (`cgi-bin/user/info`).
+    pub follows: bool,
     pub token_hash: Vec<u8>,
     pub expires_at: i64,
 }
@@ -92,6 +104,12 @@ enum Job {
     },
     Complete {
         completion: Completion,
+        done: oneshot::Sender<WriteResult<Completed>>,
+    },
+    /// A one-tap login: its attempt goes from pending through confirmed to
+    /// consumed at once, so its `state` serves once.
+    Authorized {
+        authorized: Authorized,
         done: oneshot::Sender<WriteResult<Completed>>,
     },
     /// One chunk of the clean-up.
@@ -174,6 +192,13 @@ impl Writer {
         self.send(Job::Complete { completion, done }, answer).await
     }
 
+    /// Logs in the visitor of a one-tap login, once per attempt.
+    pub async fn authorized(&self, authorized: Authorized) -> WriteResult<Completed> {
+        let (done, answer) = oneshot::channel();
+        self.send(Job::Authorized { authorized, done }, answer)
+            .await
+    }
+
     /// Deletes one chunk of stale rows (at most `limit` of each kind); what
     /// it removed and whether more may be left.
     pub async fn clean(&self, limit: u64) -> WriteResult<(Removed, bool)> {
@@ -239,6 +264,33 @@ fn apply(rules: &Rules, db: &Connection, job: &Job) -> rusqlite::Result<Applied>
             events::count_in(db, events::LOGIN, 1, now)?;
             Applied::Complete(Completed::LoggedIn(user))
         }
+        Job::Authorized { authorized, .. } => {
+            // Read first: a job either writes everything or nothing.
+            let pending = attempt_sql::find_in(db, &authorized.attempt)?
+                .is_some_and(|attempt| attempt.status_at(now) == LoginStatus::Pending);
+            if !pending {
+                return Ok(Applied::Complete(Completed::AlreadyConsumed));
+            }
+            let name = names::generate();
+            let user = if authorized.follows {
+                user_sql::upsert_follower(db, &authorized.openid, &name, now)?
+            } else {
+                user_sql::upsert_visitor(db, &authorized.openid, &name, now)?
+            };
+            let id = &authorized.attempt;
+            let scanned = attempt_sql::record_scan(db, id, user.id, &authorized.openid, None, now)?;
+            if scanned.is_none() || !attempt_sql::record_completion(db, id, now)? {
+                return Ok(Applied::Complete(Completed::AlreadyConsumed));
+            }
+            user_sql::create_session(
+                db,
+                &authorized.token_hash,
+                user.id,
+                now,
+                authorized.expires_at,
+            )?;
+            Applied::Complete(Completed::LoggedIn(user))
+        }
         Job::Clean { limit, .. } => Applied::Clean(cleanup::delete_stale(db, now, *limit)?),
     })
 }
@@ -268,6 +320,9 @@ fn finish(hub: &dyn LoginHub, job: Job, result: WriteResult<Applied>) {
             }
             let _ = done.send(Ok(completed));
         }
+        (Job::Authorized { done, .. }, Ok(Applied::Complete(completed))) => {
+            let _ = done.send(Ok(completed));
+        }
         (Job::Clean { done, .. }, Ok(Applied::Clean(cleaned))) => {
             let _ = done.send(Ok(cleaned));
         }
@@ -285,7 +340,7 @@ impl Job {
         match self {
             Job::Push { done, .. } => done.is_closed(),
             Job::UrlCheck { done, .. } | Job::Start { done, .. } => done.is_closed(),
-            Job::Complete { done, .. } => done.is_closed(),
+            Job::Complete { done, .. } | Job::Authorized { done, .. } => done.is_closed(),
             Job::Clean { done, .. } => done.is_closed(),
         }
     }
@@ -298,7 +353,7 @@ impl Job {
             Job::UrlCheck { done, .. } | Job::Start { done, .. } => {
                 let _ = done.send(Err(err));
             }
-            Job::Complete { done, .. } => {
+            Job::Complete { done, .. } | Job::Authorized { done, .. } => {
                 let _ = done.send(Err(err));
             }
             Job::Clean { done, .. } => {

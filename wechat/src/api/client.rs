@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use super::config::{ClientConfig, TokenEndpoint};
-use super::types::{AccessToken, QrTicket, TokenAnswer};
+use super::types::{AccessToken, Follower, OauthIdentity, QrTicket, TokenAnswer};
 use super::ApiError;
 
 /// WeChat limits `scene_str` to 64 characters.
@@ -119,6 +119,36 @@ impl Client {
             .post(format!("{}/cgi-bin/qrcode/create", self.base_url))
             .query(&[("access_token", access_token)])
             .json(&body);
+        self.call(request, &[access_token]).await
+    }
+
+    /// `GET sns/oauth2/access_token`: the openid of the user who authorised
+    /// the 网页授权 `code` (`snsapi_base`). WeChat answers a code once, for
+    /// five minutes, and only to the appid it was issued for (40029 invalid
+    /// code, 40163 code been used).
+    pub async fn oauth_identity(&self, code: &str) -> Result<OauthIdentity, ApiError> {
+        let request = self
+            .http
+            .get(format!("{}/sns/oauth2/access_token", self.base_url))
+            .query(&[
+                ("appid", self.appid.as_str()),
+                ("secret", self.secret.expose_secret()),
+                ("code", code),
+                ("grant_type", "authorization_code"),
+            ]);
+        self.call(request, &[code]).await
+    }
+
+    /// `GET cgi-bin/user/info`: whether `openid` follows the account.
+    pub async fn follower(&self, access_token: &str, openid: &str) -> Result<Follower, ApiError> {
+        let request = self
+            .http
+            .get(format!("{}/cgi-bin/user/info", self.base_url))
+            .query(&[
+                ("access_token", access_token),
+                ("openid", openid),
+                ("lang", "zh_CN"),
+            ]);
         self.call(request, &[access_token]).await
     }
 

@@ -1,4 +1,5 @@
-//! WeChat's HTTP API: access tokens and parametric QR codes.
+//! WeChat's HTTP API: access tokens, parametric QR codes, 网页授权
+//! (`snsapi_base`) codes and whether a user follows the account.
 
 mod client;
 mod config;
@@ -8,4 +9,4 @@ mod types;
 pub use client::{Client, MAX_SCENE_CHARS};
 pub use config::{ClientConfig, TokenEndpoint, DEFAULT_BASE_URL, DEFAULT_TIMEOUT};
 pub use error::{describe_errcode, ApiError};
-pub use types::{AccessToken, QrTicket};
+pub use types::{AccessToken, Follower, OauthIdentity, QrTicket};

@@ -1,11 +1,16 @@
 //! The browser's side of the login routes (hydrate only): plain `fetch`
 //! calls, and an `EventSource` that follows an attempt, falling back to
-//! polling only when event streams cannot get through.
+//! polling only when event streams cannot get through, and asking once
+//! more whenever the page is shown again: a phone pauses a hidden page
+//! (WeChat does while its visitor is in the 服务号 after a long-press), and
+//! its stream may have missed the scan or died meanwhile.
 
 use std::{cell::RefCell, rc::Rc, time::Duration};
 
 use gloo_net::http::{Request, Response};
-use leptos::prelude::{set_interval_with_handle, IntervalHandle};
+use leptos::prelude::{
+    set_interval_with_handle, window_event_listener, IntervalHandle, WindowListenerHandle,
+};
 use serde::de::DeserializeOwned;
 use wasm_bindgen::{closure::Closure, JsCast};
 use web_sys::{EventSource, MessageEvent};
@@ -90,6 +95,7 @@ pub struct Watcher {
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(web_sys::Event)>,
     polling: Rc<RefCell<Option<IntervalHandle>>>,
+    shown_again: Option<WindowListenerHandle>,
 }
 
 const POLL_EVERY: Duration = Duration::from_secs(2);
@@ -120,6 +126,7 @@ impl Watcher {
         let on_error = {
             let source = source.clone();
             let polling = polling.clone();
+            let report = report.clone();
             let id = id.to_owned();
             Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
                 if source.ready_state() != EventSource::CLOSED || polling.borrow().is_some() {
@@ -127,32 +134,48 @@ impl Watcher {
                 }
                 let report = report.clone();
                 let id = id.clone();
-                let handle = set_interval_with_handle(
-                    move || {
-                        let report = report.clone();
-                        let id = id.clone();
-                        leptos::task::spawn_local(async move {
-                            match status(&id).await {
-                                Ok(status) => report(News::Status(status)),
-                                Err(failure) if failure.error == "network" => {}
-                                Err(failure) => report(News::Lost(failure)),
-                            }
-                        });
-                    },
-                    POLL_EVERY,
-                );
+                let handle =
+                    set_interval_with_handle(move || ask(&id, report.clone()), POLL_EVERY);
                 *polling.borrow_mut() = handle.ok();
             })
         };
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+
+        // `visibilitychange` is fired at the document and bubbles to the
+        // window.
+        let shown_again = {
+            let id = id.to_owned();
+            window_event_listener(leptos::ev::visibilitychange, move |_| {
+                let hidden = web_sys::window()
+                    .and_then(|window| window.document())
+                    .is_none_or(|document| document.hidden());
+                if !hidden {
+                    ask(&id, report.clone());
+                }
+            })
+        };
 
         Ok(Self {
             source,
             _on_message: on_message,
             _on_error: on_error,
             polling,
+            shown_again: Some(shown_again),
         })
     }
+}
+
+/// Asks for the attempt's status once and reports it; a network failure is
+/// left to the next try.
+fn ask(id: &str, report: Rc<dyn Fn(News)>) {
+    let id = id.to_owned();
+    leptos::task::spawn_local(async move {
+        match status(&id).await {
+            Ok(status) => report(News::Status(status)),
+            Err(failure) if failure.error == "network" => {}
+            Err(failure) => report(News::Lost(failure)),
+        }
+    });
 }
 
 impl Drop for Watcher {
@@ -162,6 +185,9 @@ impl Drop for Watcher {
         self.source.set_onerror(None);
         if let Some(handle) = self.polling.borrow_mut().take() {
             handle.clear();
+        }
+        if let Some(listener) = self.shown_again.take() {
+            listener.remove();
         }
     }
 }

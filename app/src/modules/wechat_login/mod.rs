@@ -3,10 +3,12 @@
 //! `server::wechat_login`; `protocol` is the JSON between the two.
 //!
 //! Any link to `#login` (e.g. a hero button) opens the dialog too, so other
-//! modules can offer a login without importing this one.
+//! modules can offer a login without importing this one. `#login-follow`
+//! opens it for a visitor the one-tap login found not following yet.
 
 #[cfg(feature = "hydrate")]
 mod client;
+pub mod device;
 mod modal;
 pub mod protocol;
 pub mod status;
@@ -49,6 +51,11 @@ impl Settings for WechatLoginSettings {
     }
 }
 
+/// Whether 微信一键登录 (网页授权) is offered inside WeChat: the server's
+/// `LOGIN_WECHAT_OAUTH`, provided to the page by the app.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OneTapLogin(pub bool);
+
 /// The module: a block of the header.
 pub struct WechatLogin;
 
@@ -59,7 +66,8 @@ impl ModuleType for WechatLogin {
         .as_block();
 
     fn view(settings: WechatLoginSettings, _blocks: AnyView) -> impl IntoView + 'static {
-        view! { <LoginControl settings /> }
+        let one_tap = use_context::<OneTapLogin>().unwrap_or_default().0;
+        view! { <LoginControl settings one_tap /> }
     }
 
     fn example() -> WechatLoginSettings {
@@ -75,13 +83,18 @@ impl ModuleType for WechatLogin {
 
 /// Interactive from the first click: an island, hydrated in the browser.
 #[island]
-fn LoginControl(settings: WechatLoginSettings) -> impl IntoView {
+fn LoginControl(settings: WechatLoginSettings, one_tap: bool) -> impl IntoView {
     let current = use_current_user();
     let open = RwSignal::new(false);
-    let close = Callback::new(move |_| open.set(false));
+    // Back from a one-tap login that found him not following yet.
+    let follow_first = RwSignal::new(false);
+    let close = Callback::new(move |_| {
+        open.set(false);
+        follow_first.set(false);
+    });
 
     #[cfg(feature = "hydrate")]
-    open_on_login_link(open, current);
+    open_on_login_link(open, follow_first, current);
 
     let WechatLoginSettings { label, menu_links } = settings;
     view! {
@@ -104,28 +117,35 @@ fn LoginControl(settings: WechatLoginSettings) -> impl IntoView {
                 <UserMenu links=menu_links.clone() />
             </Show>
             <Show when=move || open.get()>
-                <LoginModal on_close=close />
+                <LoginModal on_close=close one_tap follow_first=follow_first.get_untracked() />
             </Show>
         </div>
     }
 }
 
-/// Opens the dialog when the address ends in `#login` (on load or when a
-/// link to it is followed), then removes the hash so a reload does not
-/// open it again.
+/// Opens the dialog when the address ends in `#login` (or `#login-follow`,
+/// see the module's doc) on load or when a link to it is followed, then
+/// removes the hash so a reload does not open it again.
 #[cfg(feature = "hydrate")]
-fn open_on_login_link(open: RwSignal<bool>, current: crate::auth::CurrentUser) {
+fn open_on_login_link(
+    open: RwSignal<bool>,
+    follow_first: RwSignal<bool>,
+    current: crate::auth::CurrentUser,
+) {
     let check = move || {
         let window = window();
         let location = window.location();
-        if location.hash().ok().as_deref() != Some("#login") {
-            return;
-        }
+        let follow = match location.hash().ok().as_deref() {
+            Some("#login") => false,
+            Some("#login-follow") => true,
+            _ => return,
+        };
         let path = location.pathname().unwrap_or_default() + &location.search().unwrap_or_default();
         if let Ok(history) = window.history() {
             let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&path));
         }
         if current.get_untracked().is_none() {
+            follow_first.set(follow);
             open.set(true);
         }
     };

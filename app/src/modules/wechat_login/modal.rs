@@ -1,11 +1,13 @@
 //! The QR dialog: asks for a code, shows it with a countdown, follows the
 //! scan live, completes the login and closes itself. Every state says what
 //! to do next; Esc and the close button leave; focus stays inside (a native
-//! modal `<dialog>`).
+//! modal `<dialog>`). The code and the words depend on where the visitor
+//! is ([`Device`]): scan the screen on a computer, long-press the picture
+//! inside WeChat, save the picture in another phone browser.
 
 use leptos::{html, prelude::*};
 
-use super::{protocol::StartedLogin, status::LoginStatus};
+use super::{device::Device, protocol::StartedLogin, status::LoginStatus};
 use crate::auth::{use_current_user, CurrentUser};
 
 /// What the dialog shows. The attempt's own state is its [`LoginStatus`],
@@ -41,7 +43,7 @@ impl Stage {
 }
 
 #[component]
-pub fn LoginModal(on_close: Callback<()>) -> AnyView {
+pub fn LoginModal(on_close: Callback<()>, one_tap: bool, follow_first: bool) -> AnyView {
     let dialog = NodeRef::<html::Dialog>::new();
     // Closing the dialog natively hands focus back to whatever opened it
     // (the button, or a #login link); then the parent removes it.
@@ -52,6 +54,10 @@ pub fn LoginModal(on_close: Callback<()>) -> AnyView {
         on_close.run(());
     });
     let flow = Flow::new(use_current_user(), leave);
+    let device = Device::current();
+    // Inside WeChat with 网页授权 on: one tap, WeChat vouches for him;
+    // not again for a visitor it just found not following.
+    let one_tap = one_tap && device == Device::WeChat && !follow_first;
 
     // Opens as a modal once in the page: the browser then keeps focus
     // inside and the rest of the page inert.
@@ -79,7 +85,12 @@ pub fn LoginModal(on_close: Callback<()>) -> AnyView {
             Some(code) => format!("已扫码，请在微信中回复“确认 {code}”"),
             None => "已扫码，请按微信里的提示回复".to_string(),
         },
-        Stage::Attempt(LoginStatus::Pending) => "请使用微信扫码，关注公众号后自动登录".to_string(),
+        Stage::Attempt(LoginStatus::Pending) => match device {
+            Device::Desktop => "请使用微信扫码，关注公众号后自动登录",
+            Device::WeChat => "长按二维码，识别后关注公众号即可登录",
+            Device::Phone => "保存二维码，在微信“扫一扫”里从相册选取",
+        }
+        .to_string(),
         Stage::Attempt(LoginStatus::Confirmed | LoginStatus::Consumed) => {
             "扫码成功，正在登录…".to_string()
         }
@@ -92,7 +103,11 @@ pub fn LoginModal(on_close: Callback<()>) -> AnyView {
         Stage::Attempt(LoginStatus::AwaitingConfirmation) => {
             Some("为了你的账号安全，只有回复这个页面上的确认码才能登录")
         }
-        Stage::Attempt(LoginStatus::Pending) => Some("已关注公众号的用户，扫码后会直接登录"),
+        Stage::Attempt(LoginStatus::Pending) => Some(match device {
+            Device::Desktop => "已关注公众号的用户，扫码后会直接登录",
+            Device::WeChat => "已关注公众号：长按识别即可登录。在公众号里完成后回到这个页面，会自动登录",
+            Device::Phone => "也可以用另一台手机的微信扫一扫。在微信里完成后回到这个页面，会自动登录",
+        }),
         _ => None,
     };
     let countdown = move || {
@@ -100,6 +115,21 @@ pub fn LoginModal(on_close: Callback<()>) -> AnyView {
         format!("{}:{:02}", seconds / 60, seconds % 60)
     };
     let qr_svg = move || login.get().map(|l| l.qr_svg).unwrap_or_default();
+    let qr_png = move || login.get().map(|l| l.qr_png).unwrap_or_default();
+    // A computer shows the inline SVG; a phone a picture it can long-press
+    // (WeChat) or save (other browsers).
+    let code = move |faded: bool| {
+        let class = if faded {
+            "m-wechat-login__code m-wechat-login__code--faded"
+        } else {
+            "m-wechat-login__code"
+        };
+        let testid = (!faded).then_some("login-qr");
+        match device {
+            Device::Desktop => view! { <div class=class aria-hidden=faded.then_some("true") data-testid=testid inner_html=qr_svg></div> }.into_any(),
+            Device::Phone | Device::WeChat => view! { <img class=class src=qr_png alt="微信登录二维码" aria-hidden=faded.then_some("true") data-testid=testid /> }.into_any(),
+        }
+    };
 
     view! {
         <dialog
@@ -108,6 +138,7 @@ pub fn LoginModal(on_close: Callback<()>) -> AnyView {
             aria-labelledby="login-title"
             aria-describedby="login-instruction"
             data-testid="login-modal"
+            data-device=device.name()
             on:cancel=move |ev: leptos::ev::Event| {
                 ev.prevent_default();
                 leave.run(());
@@ -124,8 +155,19 @@ pub fn LoginModal(on_close: Callback<()>) -> AnyView {
                     "×"
                 </button>
                 <h2 id="login-title" class="m-wechat-login__title">
-                    "微信扫码登录"
+                    {if device == Device::Desktop { "微信扫码登录" } else { "微信登录" }}
                 </h2>
+                {follow_first.then(|| view! {
+                    <p class="m-wechat-login__notice" data-testid="login-follow-first">
+                        "你还没有关注公众号。关注后就能登录：长按下面的二维码，识别后关注即可。"
+                    </p>
+                })}
+                {one_tap.then(|| view! {
+                    <a class="m-wechat-login__action m-wechat-login__one-tap" href=one_tap_href() data-testid="login-one-tap">
+                        "微信一键登录"
+                    </a>
+                    <p class="m-wechat-login__hint">"或者长按下面的二维码，关注公众号后登录"</p>
+                })}
                 <div class="m-wechat-login__code-box" data-stage=move || stage.get().name()>
                     {move || match stage.get() {
                         Stage::Loading => view! { <div class="m-wechat-login__spinner" aria-hidden="true"></div> }.into_any(),
@@ -139,7 +181,7 @@ pub fn LoginModal(on_close: Callback<()>) -> AnyView {
                         }
                         Stage::Attempt(LoginStatus::Expired) => {
                             view! {
-                                <div class="m-wechat-login__code m-wechat-login__code--faded" aria-hidden="true" inner_html=qr_svg></div>
+                                {code(true)}
                                 <div class="m-wechat-login__overlay">
                                     <p>"二维码已过期"</p>
                                     <button type="button" class="m-wechat-login__action" data-testid="login-refresh" on:click=move |_| flow.begin()>
@@ -149,15 +191,20 @@ pub fn LoginModal(on_close: Callback<()>) -> AnyView {
                             }
                                 .into_any()
                         }
-                        Stage::Attempt(_) => {
-                            view! { <div class="m-wechat-login__code" data-testid="login-qr" inner_html=qr_svg></div> }.into_any()
-                        }
+                        Stage::Attempt(_) => code(false),
                     }}
                 </div>
                 <p id="login-instruction" class="m-wechat-login__instruction" role="status" aria-live="polite" data-testid="login-status">
                     {instruction}
                 </p>
-                {move || hint().map(|hint| view! { <p class="m-wechat-login__hint">{hint}</p> })}
+                {move || hint().map(|hint| view! { <p class="m-wechat-login__hint" data-testid="login-hint">{hint}</p> })}
+                <Show when=move || device == Device::Phone && stage.get() == Stage::Attempt(LoginStatus::Pending)>
+                    // A download of the picture: Android saves it; iOS
+                    // offers it to save (long-pressing the picture works too).
+                    <a class="m-wechat-login__action m-wechat-login__save" href=qr_png download="微信登录二维码.png" data-testid="login-save-qr">
+                        "保存二维码"
+                    </a>
+                </Show>
                 <Show when=move || stage.get().is_waiting()>
                     <p class="m-wechat-login__countdown">
                         "二维码将在 " <time data-testid="login-countdown">{countdown}</time> " 后过期"
@@ -328,4 +375,17 @@ impl Flow {
         self.stop();
         self.stage.set(Stage::Attempt(LoginStatus::Expired));
     }
+}
+
+/// `/api/login/oauth?to=` this page: the one-tap login comes back here.
+fn one_tap_href() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let location = window().location();
+        let here = location.pathname().unwrap_or_default() + &location.search().unwrap_or_default();
+        let to: String = js_sys::encode_uri_component(&here).into();
+        format!("/api/login/oauth?to={to}")
+    }
+    #[cfg(not(feature = "hydrate"))]
+    "/api/login/oauth".to_owned()
 }

@@ -17,8 +17,12 @@ pub struct StartedLogin {
     /// Seconds left when the answer was made (the countdown does not depend
     /// on the browser's clock).
     pub expires_in: u64,
-    /// The QR code as an inline SVG document.
+    /// The QR code as an inline SVG document (desktop browsers).
     pub qr_svg: String,
+    /// The same QR code as a `data:image/png;base64,…` URL, for an `<img>`
+    /// on phones: WeChat's long-press 识别图中二维码 and a phone's "save
+    /// image" work on pictures only.
+    pub qr_png: String,
     /// What the QR code encodes (WeChat's ticket URL).
     pub qr_url: String,
 }
