@@ -125,10 +125,11 @@ fn SlugPage() -> impl IntoView {
     view! { <ThemePage slug /> }
 }
 
-/// A page from `theme/pages/<slug>.json`, or the 404 page.
+/// A page from `theme/pages/<slug>.json`, or the 404 page (also for a page
+/// for operators only, unless the server marked this request as theirs).
 #[component]
 fn ThemePage(slug: String) -> impl IntoView {
-    match server::page(&slug) {
+    match server::page(&slug).filter(|page| !page.admins_only() || server::is_admin()) {
         Some(page) => view! {
             <Title text=page.title />
             <Meta name="description" content=page.description />
@@ -223,6 +224,16 @@ mod server {
             return theme.page(_slug).cloned();
         }
         None
+    }
+
+    /// Whether the server marked this request as an operator's (see
+    /// `auth::Admin`).
+    pub fn is_admin() -> bool {
+        #[cfg(feature = "ssr")]
+        if let Some(parts) = use_context::<axum::http::request::Parts>() {
+            return auth::Admin::of(&parts);
+        }
+        false
     }
 
     /// The user of this request's session (set by the server's session layer).

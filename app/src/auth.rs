@@ -100,7 +100,7 @@ mod browser {
 }
 
 #[cfg(feature = "ssr")]
-pub use server::{AuthUser, RequestUser};
+pub use server::{Admin, AuthUser, RequestUser};
 
 #[cfg(feature = "ssr")]
 mod server {
@@ -124,6 +124,18 @@ mod server {
                 .extensions
                 .get::<RequestUser>()
                 .and_then(|user| user.0.clone())
+        }
+    }
+
+    /// Put into a request's extensions by the server when its user is one
+    /// of the site's operators (`ADMIN_OPENIDS`) and the request is for a
+    /// page only they may see. Without it such a page is the 404 page.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Admin;
+
+    impl Admin {
+        pub fn of(parts: &Parts) -> bool {
+            parts.extensions.get::<Admin>().is_some()
         }
     }
 

@@ -2,7 +2,7 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
-use app::{assets::SiteAssets, shell, App};
+use app::{assets::SiteAssets, modules::admin::OpsService, shell, App};
 use axum::{
     body::Body,
     extract::{Request, State},
@@ -22,6 +22,7 @@ use crate::{
     db_writer::{self, DbWriter, WriteError},
     deepseek_sandbox::{self, DeepseekSandbox},
     error_page, health,
+    ops::{OpsEvents, OpsPage},
     page_cache::{self, PageCache},
     sandbox::{self, Sandbox, SandboxConfig},
     security_headers, serve,
@@ -74,6 +75,9 @@ pub struct Application {
     writer: Arc<Writer>,
     db_writer: Arc<DbWriter>,
     writing: Option<Arc<Writing>>,
+    /// Writes the operator page's counts; ends after its last write once
+    /// the server stops.
+    ops_writer: tokio::task::JoinHandle<()>,
     header_read_timeout: Duration,
 }
 
@@ -155,6 +159,10 @@ impl Application {
         wechat_login::cleanup::spawn(writer.clone(), shutdown.clone());
         let login = &config.login;
         let streams_max = streams_within_file_limit(login.streams_max);
+        let ops = Arc::new(OpsEvents::new());
+        let ops_writer = ops
+            .clone()
+            .spawn_writer(db_writer.clone(), shutdown.clone());
         let writing = Writing::start(
             &config,
             &local_url(address),
@@ -162,6 +170,7 @@ impl Application {
             db_writer.clone(),
             shutdown.clone(),
             streams_max,
+            ops.clone(),
         )
         .await?;
         let state = AppState::new(Shared {
@@ -177,6 +186,7 @@ impl Application {
                 streams_max,
             )),
             writing: writing.clone(),
+            ops,
             wechat: Arc::new(wechat),
             leptos: config.leptos.clone(),
             assets: site.assets.clone(),
@@ -201,6 +211,7 @@ impl Application {
             writer,
             db_writer,
             writing,
+            ops_writer,
             header_read_timeout,
         })
     }
@@ -250,6 +261,8 @@ impl Application {
                 tracing::warn!("writing: some generations did not store their end in time; the next start marks them interrupted");
             }
         }
+        // The operator page's last counts (its task saw the stop too).
+        let _ = self.ops_writer.await;
         self.db_writer.stop().await;
         Ok(())
     }
@@ -300,8 +313,18 @@ fn router(
         .writing
         .as_ref()
         .map(|writing| -> Arc<dyn WritingService> { writing.clone() });
+    // The operator page's figures (the `admin` module reads them only for
+    // a request the session layer marked as an operator's).
+    let ops: Arc<dyn OpsService> = Arc::new(OpsPage {
+        db: state.db.clone(),
+        events: state.ops.clone(),
+        login_streams: state.stream_limits.clone(),
+        writing: state.writing.clone(),
+        appid: state.config.wechat.appid.clone(),
+    });
     let context = move || {
         provide_context(theme.clone());
+        provide_context(ops.clone());
         if let Some(writing) = &writing {
             provide_context(writing.clone());
         }

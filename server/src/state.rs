@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use crate::{
     config::Config,
+    ops::OpsEvents,
     wechat_login::{
         hub::LoginHub, rate_limit::StartLimits, streams::StreamLimits, wechat_link::WechatLink,
         writer::Writer,
@@ -56,6 +57,8 @@ pub struct Shared {
     pub stream_limits: Arc<StreamLimits>,
     /// The writing module; `None` without DeepSeek (and its sandbox).
     pub writing: Option<Arc<Writing>>,
+    /// Failures counted for the operator page, written once a minute.
+    pub ops: Arc<OpsEvents>,
     pub shutdown: Shutdown,
 }
 

@@ -20,6 +20,7 @@ crate::theme::modules! {
     wechat_login::WechatLogin,
     writer::Writer,
     article_list::ArticleList,
+    admin::Admin,
     // Only the tests can place it (feature `test-modules`): it panics and
     // fails on purpose, to prove that a broken module stays in its frame.
     #[cfg(feature = "test-modules")]

@@ -150,12 +150,20 @@ pub fn parse_page(file: &Path, text: &str) -> Result<Page, LoadError> {
         });
     }
     let sections = Placement::new(file, Zone::Page).sections(page.sections)?;
-    Ok(Page {
+    let page = Page {
         slug,
         title: page.title,
         description: page.description,
         sections,
-    })
+    };
+    if page.slug == "index" && page.admins_only() {
+        return Err(fail(
+            "a module for operators only (such as \"admin\") makes its whole page a 404 for everyone else: \
+             place it on a page of its own (e.g. pages/admin.json), not on the home page"
+                .into(),
+        ));
+    }
+    Ok(page)
 }
 
 fn page_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
@@ -456,6 +464,22 @@ mod tests {
         let err = fixture.error();
         assert_eq!(err.place, "sections[0].type");
         assert!(err.reason.contains("cannot be placed in a page"), "{err}");
+    }
+
+    #[test]
+    fn a_page_for_operators_only_is_marked_and_not_the_home_page() {
+        let fixture = Fixture::new();
+        fixture.write(
+            "pages/admin.json",
+            &json!({"title": "运营", "sections": [{"type": "admin"}]}).to_string(),
+        );
+        let theme = load(fixture.path()).unwrap();
+        assert!(theme.page("admin").unwrap().admins_only());
+        assert!(!theme.page("index").unwrap().admins_only());
+        fixture.page(json!([{"type": "admin"}]));
+        let err = fixture.error();
+        assert_eq!(err.file, fixture.path().join("pages/index.json"));
+        assert!(err.reason.contains("operators only"), "{err}");
     }
 
     #[test]

@@ -55,6 +55,17 @@ pub struct Page {
     pub sections: Vec<Section>,
 }
 
+impl Page {
+    /// Whether a module on it is for operators only
+    /// ([`ModuleSpec::admins_only`](super::ModuleSpec::admins_only)): then
+    /// the whole page is shown to them only.
+    pub fn admins_only(&self) -> bool {
+        self.sections
+            .iter()
+            .any(|section| Module::spec(section.module.name()).is_some_and(|spec| spec.admins_only))
+    }
+}
+
 /// What every page shares: site settings and the header and footer groups.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Layout {

@@ -63,7 +63,8 @@ impl Zone {
 
 /// A module type's schema: its name in the theme files and its placement
 /// rules, written as `ModuleSpec::new("faq", &[Zone::Page])` plus whichever
-/// of `.limit(n)`, `.accepts_blocks()` and `.as_block()` apply.
+/// of `.limit(n)`, `.accepts_blocks()`, `.as_block()` and `.admins_only()`
+/// apply.
 #[derive(Debug)]
 pub struct ModuleSpec {
     /// The `type` in a theme file.
@@ -76,6 +77,9 @@ pub struct ModuleSpec {
     pub accepts_blocks: bool,
     /// It may itself be placed as a block inside another module.
     pub as_block: bool,
+    /// The page that places it is shown to the site's operators
+    /// (`ADMIN_OPENIDS`) only; everyone else gets the 404 page.
+    pub admins_only: bool,
 }
 
 impl ModuleSpec {
@@ -87,6 +91,7 @@ impl ModuleSpec {
             limit: None,
             accepts_blocks: false,
             as_block: false,
+            admins_only: false,
         }
     }
 
@@ -105,6 +110,15 @@ impl ModuleSpec {
     /// It may be placed as a block inside a module that accepts blocks.
     pub const fn as_block(mut self) -> Self {
         self.as_block = true;
+        self
+    }
+
+    /// The page that places it is for the site's operators only: anyone
+    /// else (logged out, or not in `ADMIN_OPENIDS`) gets the 404 page, the
+    /// whole page and not just the module. It cannot be placed on the home
+    /// page.
+    pub const fn admins_only(mut self) -> Self {
+        self.admins_only = true;
         self
     }
 }

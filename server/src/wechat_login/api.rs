@@ -104,6 +104,7 @@ async fn start(
         Ok(ticket) => ticket,
         Err(err) => {
             // Logged with the reference the visitor sees.
+            state.ops.wechat_error(&err);
             attempt_sql::delete(&state.db, &id).await?;
             return Err(LoginError::Wechat(err));
         }

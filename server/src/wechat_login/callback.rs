@@ -40,7 +40,11 @@ use super::{
     secrets,
     writer::Pushed,
 };
-use crate::{clock, state::AppState};
+use crate::{
+    clock,
+    ops::{events, OpsEvents},
+    state::AppState,
+};
 
 /// WeChat's pushes are a few hundred bytes; anything near this is not WeChat.
 const MAX_BODY: usize = 64 * 1024;
@@ -61,12 +65,12 @@ pub fn routes() -> Router<AppState> {
 async fn verify(State(state): State<AppState>, Query(query): Query<CallbackQuery>) -> Response {
     let echo = match state.wechat.verifier.verify_echo(&query, now_unix()) {
         Ok(echo) => echo,
-        Err(err) => return refuse_error(&err),
+        Err(err) => return refuse_error(&state.ops, &err),
     };
     match tokio::time::timeout(DEADLINE, state.writer.url_check(echo.stamp)).await {
         Ok(Ok(())) => text(StatusCode::OK, echo.echostr.to_owned()),
-        Ok(Err(err)) => unavailable(&err),
-        Err(_) => unavailable(&"not written within the deadline"),
+        Ok(Err(err)) => unavailable(&state.ops, &err),
+        Err(_) => unavailable(&state.ops, &"not written within the deadline"),
     }
 }
 
@@ -77,7 +81,7 @@ async fn receive(
 ) -> Response {
     let inbound = match state.wechat.verifier.open(&query, &body, now_unix()) {
         Ok(inbound) => inbound,
-        Err(err) => return refuse_error(&err),
+        Err(err) => return refuse_error(&state.ops, &err),
     };
     let (from_user, to_user) = (
         inbound.message.from_user.clone(),
@@ -94,8 +98,8 @@ async fn receive(
         // instead of losing the scan. A job the writer had not begun when
         // we gave up is dropped unwritten; one it was writing is committed,
         // and the retry then gets its recorded reply (the dedup key).
-        Ok(Err(err)) => return unavailable(&err),
-        Err(_) => return unavailable(&"not written within the deadline"),
+        Ok(Err(err)) => return unavailable(&state.ops, &err),
+        Err(_) => return unavailable(&state.ops, &"not written within the deadline"),
     };
     match pushed {
         Pushed::Reply(Reply::Text(text)) => {
@@ -121,6 +125,7 @@ async fn receive(
         }
         Pushed::Reply(Reply::Nothing) => text(StatusCode::OK, "success".into()),
         Pushed::StampReused => refuse(
+            &state.ops,
             StatusCode::FORBIDDEN,
             "stamp_reused",
             &"timestamp and nonce already seen with another body",
@@ -150,7 +155,7 @@ fn text(status: StatusCode, body: String) -> Response {
 
 /// 403 for requests that are not authentic (forged, replayed, stale,
 /// downgraded), 400 for malformed ones.
-fn refuse_error(err: &CallbackError) -> Response {
+fn refuse_error(ops: &OpsEvents, err: &CallbackError) -> Response {
     let status = match err {
         CallbackError::BadSignature
         | CallbackError::BadMsgSignature
@@ -158,11 +163,18 @@ fn refuse_error(err: &CallbackError) -> Response {
         | CallbackError::EncryptionRequired => StatusCode::FORBIDDEN,
         _ => StatusCode::BAD_REQUEST,
     };
-    refuse(status, err.cause(), err)
+    refuse(ops, status, err.cause(), err)
 }
 
-/// A 4xx naming only the cause; the log line (rationed) has the detail.
-fn refuse(status: StatusCode, cause: &'static str, detail: &dyn std::fmt::Display) -> Response {
+/// A 4xx naming only the cause; the log line (rationed) has the detail,
+/// the operator page the count.
+fn refuse(
+    ops: &OpsEvents,
+    status: StatusCode,
+    cause: &'static str,
+    detail: &dyn std::fmt::Display,
+) -> Response {
+    ops.count(events::callback_refused(cause));
     if let Some(left_out) = REFUSALS.admit(cause, Instant::now()) {
         tracing::warn!(cause, %detail, left_out, "refused a request to the WeChat callback (one line per cause per minute; left_out = refusals of this cause not logged since the last line)");
     }
@@ -170,7 +182,8 @@ fn refuse(status: StatusCode, cause: &'static str, detail: &dyn std::fmt::Displa
 }
 
 /// 503: WeChat tries again.
-fn unavailable(detail: &dyn std::fmt::Display) -> Response {
+fn unavailable(ops: &OpsEvents, detail: &dyn std::fmt::Display) -> Response {
+    ops.count(events::callback_refused("not_written"));
     if let Some(left_out) = REFUSALS.admit("not_written", Instant::now()) {
         tracing::error!(error = %detail, left_out, "cannot handle a WeChat push now; WeChat will retry");
     }

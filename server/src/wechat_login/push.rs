@@ -19,7 +19,7 @@ use super::{
     push_sql::{self, StampSeen},
     replies, secrets, user_sql,
 };
-use crate::clock;
+use crate::{clock, ops::events};
 
 /// A push that passed the verifier, and what identifies its request.
 #[derive(Clone, Debug)]
@@ -117,10 +117,13 @@ fn decide(rules: &Rules, db: &Connection, message: &Message, now: i64) -> Result
     match &message.kind {
         MessageKind::Subscribe {
             scene: Some(scene), ..
+        } if secrets::is_attempt_id(scene) => {
+            // A follower won by the login QR code, for the operator page
+            // (a retry of this push was stopped by its dedup key above).
+            events::count_in(db, events::FOLLOW_VIA_QR, 1, now)?;
+            scan(rules, db, openid, scene, now)
         }
-        | MessageKind::Scan { scene, .. }
-            if secrets::is_attempt_id(scene) =>
-        {
+        MessageKind::Scan { scene, .. } if secrets::is_attempt_id(scene) => {
             scan(rules, db, openid, scene, now)
         }
         MessageKind::Subscribe { .. } => {

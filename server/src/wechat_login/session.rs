@@ -1,7 +1,7 @@
 //! Who is logged in: the user of the request's session cookie, put where
 //! pages and handlers find it.
 
-use app::auth::{RequestUser, User};
+use app::auth::{Admin, RequestUser, User};
 use axum::{
     extract::{Request, State},
     http::HeaderMap,
@@ -12,9 +12,9 @@ use axum::{
 use super::{client, cookies::LoginCookie, secrets, user_sql};
 use crate::{clock, state::AppState};
 
-/// The user the request's session cookie belongs to. A session cookie sent
-/// twice counts as none (see `cookies`).
-pub async fn user_of(state: &AppState, headers: &HeaderMap) -> Option<User> {
+/// The user the request's session cookie belongs to, with his openid. A
+/// session cookie sent twice counts as none (see `cookies`).
+pub async fn user_of(state: &AppState, headers: &HeaderMap) -> Option<(User, String)> {
     let https = client::is_https(headers, state.config.trust_proxy_headers);
     let token = match LoginCookie::Session.read(headers, https) {
         Ok(token) => token?,
@@ -33,10 +33,19 @@ pub async fn user_of(state: &AppState, headers: &HeaderMap) -> Option<User> {
 }
 
 /// Puts the request's user into its extensions, where `app::auth` (the
-/// `AuthUser` extractor, the pages' `CurrentUser`) finds it.
+/// `AuthUser` extractor, the pages' `CurrentUser`) finds it, and marks the
+/// request as an operator's when his openid is in `ADMIN_OPENIDS`.
 pub async fn attach_user(state: &AppState, request: &mut Request) {
-    let user = user_of(state, request.headers()).await;
-    request.extensions_mut().insert(RequestUser(user));
+    let session = user_of(state, request.headers()).await;
+    let extensions = request.extensions_mut();
+    // Whatever came in, only this says who is an operator.
+    extensions.remove::<Admin>();
+    if let Some((_, openid)) = &session {
+        if state.config.ops.is_admin(openid) {
+            extensions.insert(Admin);
+        }
+    }
+    extensions.insert(RequestUser(session.map(|(user, _)| user)));
 }
 
 /// Middleware form of [`attach_user`], for pages and API routes.

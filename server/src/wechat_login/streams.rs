@@ -55,6 +55,14 @@ impl StreamLimits {
         }
     }
 
+    /// Streams open now (the operator page).
+    pub fn open_count(&self) -> u32 {
+        self.open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .total
+    }
+
     /// Counts a new stream of `attempt` from `network`, if every limit
     /// allows it.
     pub fn open(&self, attempt: &str, network: IpAddr) -> Result<StreamPermit, StreamRefusal> {

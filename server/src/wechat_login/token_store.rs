@@ -37,12 +37,15 @@ impl TokenStore for DbTokenStore {
 
     async fn save(&self, token: &StoredToken) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO wechat_access_token (appid, token, expires_at) VALUES (?, ?, ?)
-             ON CONFLICT (appid) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at",
+            "INSERT INTO wechat_access_token (appid, token, expires_at, fetched_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (appid) DO UPDATE SET token = excluded.token,
+                 expires_at = excluded.expires_at, fetched_at = excluded.fetched_at",
         )
         .bind(&self.appid)
         .bind(token.token.expose_secret())
         .bind(token.expires_at_unix)
+        // When it was fetched, for the operator page's "token age".
+        .bind(crate::clock::now_ms().div_euclid(1000))
         .execute(&self.db)
         .await
         .map_err(store_error)?;

@@ -73,21 +73,23 @@ pub fn create_session(
     Ok(())
 }
 
-/// The user of a live (unexpired, not revoked) session.
+/// The user of a live (unexpired, not revoked) session, with his openid
+/// (which only the server sees: it decides who is an operator).
 pub async fn session_user(
     db: &SqlitePool,
     token_hash: &[u8],
     now: i64,
-) -> sqlx::Result<Option<User>> {
-    let row: Option<(i64, String)> = sqlx::query_as(
-        "SELECT users.id, users.display_name FROM sessions JOIN users ON users.id = sessions.user_id
+) -> sqlx::Result<Option<(User, String)>> {
+    let row: Option<(i64, String, String)> = sqlx::query_as(
+        "SELECT users.id, users.display_name, users.openid FROM sessions
+         JOIN users ON users.id = sessions.user_id
          WHERE sessions.token_hash = ? AND sessions.revoked_at IS NULL AND sessions.expires_at > ?",
     )
     .bind(token_hash)
     .bind(now)
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|(id, display_name)| User { id, display_name }))
+    Ok(row.map(|(id, display_name, openid)| (User { id, display_name }, openid)))
 }
 
 pub async fn revoke_session(db: &SqlitePool, token_hash: &[u8], now: i64) -> sqlx::Result<()> {

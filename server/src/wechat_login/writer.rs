@@ -35,6 +35,7 @@ pub use crate::db_writer::{WriteError, WriteResult, BUSY_TIMEOUT};
 use crate::{
     clock,
     db_writer::{DbWriter, WriteJob},
+    ops::events,
 };
 
 /// The digest recorded with the stamp of a URL check (GET): no body hashes
@@ -259,6 +260,8 @@ fn apply(rules: &Rules, db: &Connection, job: &Job) -> rusqlite::Result<Applied>
                 now,
                 completion.expires_at,
             )?;
+            // For the operator page, in the same commit.
+            events::count_in(db, events::LOGIN, 1, now)?;
             Applied::Complete(Completed::LoggedIn(user))
         }
         Job::Authorized { authorized, .. } => {

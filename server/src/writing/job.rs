@@ -26,7 +26,7 @@ use super::{
     store::{self, Finish},
     Core,
 };
-use crate::clock;
+use crate::{clock, ops::events};
 
 /// What the visitor reads when he stopped it himself.
 pub const STOPPED: &str =
@@ -108,6 +108,15 @@ impl Job {
         };
 
         let (status, problem) = verdict(&generation, &outcome);
+        match &outcome {
+            Outcome::Failed(error) => core.ops.deepseek_error(error),
+            Outcome::Cut(FinishReason::ContentFilter) => {
+                core.ops.count("deepseek:content_filter".into())
+            }
+            Outcome::Cut(FinishReason::Length) => {}
+            Outcome::Cut(_) => core.ops.count("deepseek:cut".into()),
+            _ => {}
+        }
         let ending = generation.finishing(status, problem);
         let wrote = (ending.text.len(), ending.reasoning.len()) != before;
         let give_back = counted.filter(|_| !wrote && status != GenerationStatus::Done);
@@ -184,7 +193,16 @@ async fn store_end(core: &Core, generation: &Generation, ending: Ending, give_ba
         let end = end.clone();
         match core
             .writer
-            .run(move |db| store::finish(db, &end, clock::now_ms()))
+            .run(move |db| {
+                let now = clock::now_ms();
+                store::finish(db, &end, now)?;
+                // For the operator page, with the end it counts.
+                let tokens = end
+                    .usage
+                    .as_ref()
+                    .map(|u| (u64::from(u.prompt_tokens), u64::from(u.completion_tokens)));
+                events::count_generation(db, store::status_name(end.status), tokens, now)
+            })
             .await
         {
             Ok(()) => break,

@@ -40,7 +40,7 @@ use self::{
     limits::Limits,
     streams::StreamLimits,
 };
-use crate::{clock, config::Config, db_writer::DbWriter, state::Shutdown};
+use crate::{clock, config::Config, db_writer::DbWriter, ops::OpsEvents, state::Shutdown};
 
 /// Everything the calls, the jobs and the event streams share.
 pub struct Core {
@@ -51,6 +51,8 @@ pub struct Core {
     pub limits: Limits,
     pub deepseek: deepseek::Client,
     pub streams: StreamLimits,
+    /// DeepSeek failures and outlines, counted for the operator page.
+    pub ops: Arc<OpsEvents>,
     pub shutdown: Shutdown,
     /// An outline is made while the visitor's request waits: it must come
     /// before the request timeout.
@@ -87,6 +89,7 @@ impl Writing {
         writer: Arc<DbWriter>,
         shutdown: Shutdown,
         streams_max: u32,
+        ops: Arc<OpsEvents>,
     ) -> Result<Option<Arc<Self>>, WritingStartError> {
         let Ok(client_config) = config.deepseek.client_config(site_url) else {
             return Ok(None);
@@ -110,6 +113,7 @@ impl Writing {
             limits: Limits::new(config.writing.clone()),
             deepseek,
             streams: StreamLimits::new(config.writing.streams_per_user, streams_max),
+            ops,
             shutdown: shutdown.clone(),
             outline_timeout: request_timeout
                 .saturating_sub(Duration::from_secs(2))

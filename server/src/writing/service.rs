@@ -15,7 +15,7 @@ use super::{
     position::Position,
     prompts, server_error, store, Core, Writing, WritingService,
 };
-use crate::clock;
+use crate::{clock, ops::events};
 use app::{
     auth::User,
     modules::writing::protocol::{
@@ -97,6 +97,14 @@ impl WritingService for Writing {
         .await;
         let failure = match answer {
             Ok(Ok(completion)) => {
+                // Nothing is stored for an outline: counted in memory.
+                core.ops.count(events::OUTLINE.into());
+                if let Some(usage) = &completion.usage {
+                    core.ops
+                        .add(events::PROMPT_TOKENS.into(), usage.prompt_tokens);
+                    core.ops
+                        .add(events::COMPLETION_TOKENS.into(), usage.completion_tokens);
+                }
                 let outline = clip_lines(completion.content.trim(), brief_limits::OUTLINE);
                 if !outline.is_empty() {
                     return Ok(outline);
@@ -108,10 +116,12 @@ impl WritingService for Writing {
                 "DeepSeek 没有给出大纲，请稍后重试。".to_owned()
             }
             Ok(Err(error)) => {
+                core.ops.deepseek_error(&error);
                 tracing::warn!(user = user.id, %error, "writing: the outline failed");
                 error.user_message_zh().to_owned()
             }
             Err(_) => {
+                core.ops.count("deepseek:timeout".into());
                 tracing::warn!(user = user.id, "writing: the outline took too long");
                 "生成大纲用的时间太长了，请稍后重试，或者不用大纲直接写。".to_owned()
             }

@@ -44,6 +44,14 @@ impl StreamLimits {
         }
     }
 
+    /// Streams open now (the operator page).
+    pub fn open_count(&self) -> u32 {
+        self.open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .total
+    }
+
     /// Counts a new stream of `user`, if the limits allow it.
     pub fn open(&self, user: i64) -> Result<StreamPermit, StreamRefusal> {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
