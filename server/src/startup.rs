@@ -2,7 +2,7 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
-use app::{assets::SiteAssets, shell, App};
+use app::{shell, App, Shell};
 use axum::{
     body::Body,
     extract::{Request, State},
@@ -178,7 +178,7 @@ impl Application {
             writing: writing.clone(),
             wechat: Arc::new(wechat),
             leptos: config.leptos.clone(),
-            assets: site.assets.clone(),
+            shell: Shell::new(&config.leptos, site.assets),
             config: Arc::new(config),
             db,
             theme: Arc::new(theme),
@@ -188,7 +188,6 @@ impl Application {
         let router = router(
             state,
             Arc::new(site.files),
-            site.assets,
             sandbox.map(Arc::new),
             deepseek_sandbox,
         );
@@ -287,7 +286,6 @@ fn streams_within_file_limit(configured: u32) -> u32 {
 fn router(
     state: AppState,
     static_files: Arc<StaticFiles>,
-    assets: SiteAssets,
     sandbox: Option<Arc<Sandbox>>,
     deepseek_sandbox: Option<Arc<DeepseekSandbox>>,
 ) -> Router {
@@ -306,8 +304,11 @@ fn router(
         }
         security_headers::page_policy();
     };
-    let leptos = state.leptos.clone();
-    let app = move || shell(leptos.clone(), assets.clone());
+    // One `Arc`: axum clones the handler (and with it this closure) several
+    // times per request; it used to hold the asset names and the Leptos
+    // options, copied each time (bench/README.md).
+    let page_shell = state.shell.clone();
+    let app = move || shell(&page_shell);
 
     // In real mode the sandbox's pages do not exist (the app renders its
     // 404 there too).

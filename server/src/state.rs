@@ -38,8 +38,9 @@ impl std::ops::Deref for AppState {
 pub struct Shared {
     pub config: Arc<Config>,
     pub leptos: LeptosOptions,
-    /// The names of the site's script, wasm and stylesheet (read once).
-    pub assets: app::assets::SiteAssets,
+    /// What the document around every page needs: the names of the site's
+    /// script, wasm and stylesheet (read once).
+    pub shell: Arc<app::Shell>,
     pub db: SqlitePool,
     pub theme: Arc<Theme>,
     pub wechat: Arc<WechatLink>,
