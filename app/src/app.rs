@@ -9,7 +9,7 @@ use leptos_meta::{provide_meta_context, Meta, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     hooks::use_params_map,
-    path,
+    path, SsrMode,
 };
 
 use crate::{
@@ -106,8 +106,17 @@ pub fn App() -> impl IntoView {
                 } else {
                     view! {
                         <Routes fallback=NotFound>
-                            <Route path=path!("/") view=|| view! { <ThemePage slug="index".into() /> } />
-                            <Route path=path!("/:slug") view=SlugPage />
+                            // Async: the page is sent once its modules' data has loaded, so
+                            // what a module says about the response (404 for an article that
+                            // is not the visitor's, `Cache-Control: no-store` for private
+                            // pages) reaches the headers. Streaming would have sent them with
+                            // the shell already. Pages without data render as before.
+                            <Route
+                                path=path!("/")
+                                view=|| view! { <ThemePage slug="index".into() /> }
+                                ssr=SsrMode::Async
+                            />
+                            <Route path=path!("/:slug") view=SlugPage ssr=SsrMode::Async />
                             // Only in sandbox mode: with a real 服务号 it is a 404 like any unknown page.
                             <Route
                                 path=path!("/sandbox/wechat/phone")

@@ -38,6 +38,8 @@ pub struct Config {
     pub login: LoginConfig,
     pub deepseek: DeepseekConfig,
     pub writing: WritingConfig,
+    /// `PUBLIC_URL`, `ADMIN_OPENIDS`.
+    pub ops: OpsConfig,
 }
 
 /// How long the server waits for a client.
@@ -149,6 +151,7 @@ impl Config {
             wechat: wechat_config(&get)?,
             deepseek: deepseek_config(&get)?,
             writing: writing_config(&get)?,
+            ops: ops_config(&get)?,
             login: LoginConfig {
                 expiry: Duration::from_secs(number(&get, "LOGIN_EXPIRY_SECONDS", 300, 5..=86_400)?),
                 session_ttl: Duration::from_secs(
@@ -174,9 +177,16 @@ impl Config {
 /// `DATABASE_URL` alone: `server backup` and `server restore` need only the
 /// database, and must work while other settings are still being fixed.
 pub fn database_url_from_env() -> Result<String, ConfigError> {
+    database_url_from_lookup(|name| std::env::var(name).ok())
+}
+
+/// `DATABASE_URL` alone, read through `var` (`server doctor` checks the
+/// database even when another setting is wrong).
+pub fn database_url_from_lookup(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
     database_url(&|name: &str| {
-        std::env::var(name)
-            .ok()
+        var(name)
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     })
@@ -229,6 +239,16 @@ fn leptos_options(get: &impl Fn(&str) -> Option<String>) -> Result<LeptosOptions
         .leptos_options;
     // Run outside cargo-leptos, the release binary still finds its
     // fingerprinted files: cargo-leptos writes hash.txt beside it.
+    // Leptos reads the process environment; a lookup's own address wins
+    // (tests and `server doctor` read settings through one).
+    if let Some(addr) = get("LEPTOS_SITE_ADDR") {
+        options.site_addr = addr.parse().map_err(|_| {
+            invalid(
+                "LEPTOS_SITE_ADDR",
+                format!("\"{addr}\" is not an address and port like 127.0.0.1:3000"),
+            )
+        })?;
+    }
     if get("LEPTOS_HASH_FILES").is_none() {
         let beside_binary = std::env::current_exe()
             .ok()
@@ -452,12 +472,17 @@ fn random_text(len: usize) -> String {
 }
 
 mod deepseek;
+#[cfg(test)]
+mod documented;
+mod ops;
 mod writing;
 use self::deepseek::deepseek_config;
 pub use self::deepseek::{
     DeepseekConfig, DeepseekMode, WritingNotConfigured, DEFAULT_DEEPSEEK_BASE_URL,
     DEFAULT_SANDBOX_TOKENS_PER_SECOND, SANDBOX_API_KEY,
 };
+use self::ops::ops_config;
+pub use self::ops::OpsConfig;
 use self::writing::writing_config;
 pub use self::writing::WritingConfig;
 

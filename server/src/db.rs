@@ -47,9 +47,12 @@ pub async fn connect(url: &str) -> Result<SqlitePool, DbError> {
         .connect_with(options)
         .await
         .map_err(DbError::Open)?;
-    sqlx::migrate!("../migrations").run(&pool).await?;
+    MIGRATOR.run(&pool).await?;
     Ok(pool)
 }
+
+/// The schema changes in `migrations/`, carried inside the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 /// How long a connection waits for another's write lock before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -21,7 +21,7 @@
 //! The writer is a thread with its own connection: the statements of a batch
 //! are plain function calls (rusqlite), and the wait for the disk blocks no
 //! request. Each area brings its jobs as [`WriteJob`]s (the login's are in
-//! `login::writer`), or a closure with [`DbWriter::run`].
+//! `wechat_login::writer`), or a closure with [`DbWriter::run`].
 //!
 //! WeChat waits 5 s for a callback, so nothing may hold the writer long:
 //! jobs are small (the login's clean-up comes as chunks of a few hundred
@@ -250,7 +250,7 @@ pub fn write_batch(db: &mut Connection, mut batch: Vec<Box<dyn WriteJob>>) -> (u
             (1, jobs)
         }
         // One job failed, in a batch of several: the others deserve a try.
-        Err(Failure::Job(err)) if batch.len() > 1 => {
+        Err(BatchError::Job(err)) if batch.len() > 1 => {
             tracing::warn!(error = %err, jobs = batch.len(), "a batch of database writes failed; writing its jobs one by one");
             let mut written = 0;
             for job in batch {
@@ -263,14 +263,14 @@ pub fn write_batch(db: &mut Connection, mut batch: Vec<Box<dyn WriteJob>>) -> (u
             }
             (written, written)
         }
-        Err(Failure::Job(err)) => {
+        Err(BatchError::Job(err)) => {
             if let Some(job) = batch.pop() {
                 job.finish(Err(err.into()));
             }
             (0, 0)
         }
         // The transaction itself failed (locked, disk): so would each alone.
-        Err(Failure::Transaction(err)) => {
+        Err(BatchError::Transaction(err)) => {
             let err = err.to_string();
             for job in batch {
                 job.finish(Err(WriteError::Transaction(err.clone())));
@@ -281,34 +281,34 @@ pub fn write_batch(db: &mut Connection, mut batch: Vec<Box<dyn WriteJob>>) -> (u
 }
 
 /// Why a batch was not committed.
-enum Failure {
+enum BatchError {
     /// Beginning or committing the transaction failed.
     Transaction(rusqlite::Error),
     /// A job's statement failed.
     Job(rusqlite::Error),
 }
 
-impl Failure {
+impl BatchError {
     fn error(self) -> rusqlite::Error {
         match self {
-            Failure::Transaction(err) | Failure::Job(err) => err,
+            BatchError::Transaction(err) | BatchError::Job(err) => err,
         }
     }
 }
 
 /// Applies `jobs` in one transaction and commits it; nothing is kept if any
 /// of them fails.
-fn apply_all(db: &mut Connection, jobs: &mut [Box<dyn WriteJob>]) -> Result<(), Failure> {
+fn apply_all(db: &mut Connection, jobs: &mut [Box<dyn WriteJob>]) -> Result<(), BatchError> {
     // IMMEDIATE takes the write lock up front: a reader's transaction cannot
     // make ours fail halfway.
     let tx = db
         .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(Failure::Transaction)?;
+        .map_err(BatchError::Transaction)?;
     for job in jobs.iter_mut() {
-        job.apply(&tx).map_err(Failure::Job)?;
+        job.apply(&tx).map_err(BatchError::Job)?;
     }
     // Returns once the commit is on disk (synchronous=FULL).
-    tx.commit().map_err(Failure::Transaction)
+    tx.commit().map_err(BatchError::Transaction)
 }
 
 /// [`DbWriter::run`]'s job.
@@ -380,6 +380,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 3);
+        // Jobs are answered before their batch is counted: a ping is taken
+        // only after that.
+        assert!(writer.ping().await);
         let stats = writer.stats();
         assert_eq!(stats.jobs, 3);
         assert!(stats.commits >= 1);

@@ -24,7 +24,7 @@ use axum::{
 use futures_util::FutureExt;
 use leptos::prelude::provide_context;
 
-use crate::{login, state::AppState};
+use crate::{state::AppState, wechat_login};
 
 /// Runs the request; if it panics, logs where and answers 500.
 pub async fn catch_panics(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -103,7 +103,7 @@ async fn page(state: &AppState, parts: Parts) -> Response {
     );
     let mut request = Request::from_parts(parts, axum::body::Body::empty());
     // The header shows who is logged in, as on every page.
-    login::attach_user(state, &mut request).await;
+    wechat_login::attach_user(state, &mut request).await;
     let mut response = render(request).await;
     response
         .headers_mut()

@@ -1,10 +1,10 @@
-use std::{path::Path, process::ExitCode};
+use std::{io::IsTerminal, path::Path, process::ExitCode};
 
 use server::{
     backup,
     cli::{self, Command},
     config::{self, Config, LogFormat},
-    db, embedded,
+    db, doctor, embedded,
     startup::Application,
     telemetry,
 };
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::InitTheme(dir) => return init_theme(&dir),
-        Command::Run | Command::Backup(_) | Command::Restore(_) => {}
+        Command::Run | Command::Backup(_) | Command::Restore(_) | Command::Doctor => {}
     }
 
     // An optional, untracked `.env` fills in settings the environment lacks.
@@ -50,6 +50,7 @@ fn main() -> ExitCode {
     match command {
         Command::Backup(file) => backup(&file),
         Command::Restore(file) => restore(&file),
+        Command::Doctor => doctor(),
         _ => run(),
     }
 }
@@ -95,6 +96,29 @@ fn run() -> ExitCode {
             }
         }
     })
+}
+
+/// Logs nothing (no subscriber): what it prints goes to the operator's
+/// terminal only, and the secrets only when that is a terminal.
+fn doctor() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("doctor 无法运行：{err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = runtime.block_on(doctor::run(|name| std::env::var(name).ok()));
+    let show_secrets = std::io::stdout().is_terminal();
+    print!("{}", report.render(show_secrets));
+    if report.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn init_theme(dir: &Path) -> ExitCode {

@@ -22,21 +22,21 @@ use crate::{
     db_writer::{self, DbWriter, WriteError},
     deepseek_sandbox::{self, DeepseekSandbox},
     error_page, health,
-    login::{
-        self,
-        hub::{LoginHub, MemoryHub},
-        inbox::Rules,
-        rate_limit::StartLimits,
-        streams::StreamLimits,
-        writer::Writer,
-    },
     page_cache::{self, PageCache},
     sandbox::{self, Sandbox, SandboxConfig},
     security_headers, serve,
     state::{AppState, Shared, Shutdown},
     static_files::{self, Site, SiteError, StaticFiles},
     telemetry,
-    wechat_link::{local_url, LinkError, WechatLink},
+    wechat_login::{
+        self,
+        hub::{LoginHub, MemoryHub},
+        push::Rules,
+        rate_limit::StartLimits,
+        streams::StreamLimits,
+        wechat_link::{local_url, LinkError, WechatLink},
+        writer::Writer,
+    },
     writing::{self, Writing, WritingService, WritingStartError},
 };
 
@@ -151,7 +151,7 @@ impl Application {
                 confirm_mode: config.login.confirm_mode,
             },
         ));
-        login::cleanup::spawn(writer.clone(), shutdown.clone());
+        wechat_login::cleanup::spawn(writer.clone(), shutdown.clone());
         let login = &config.login;
         let streams_max = streams_within_file_limit(login.streams_max);
         let writing = Writing::start(
@@ -332,10 +332,10 @@ fn router(
     // none of it takes a state-changing request from another site.
     let mut browser = Router::new()
         .merge(pages)
-        .merge(login::browser_routes())
+        .merge(wechat_login::browser_routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            login::resolve_user,
+            wechat_login::resolve_user,
         ));
     if let Some(sandbox) = sandbox {
         browser = browser.nest(sandbox::MOUNT_PATH, sandbox::routes(sandbox));
@@ -350,7 +350,7 @@ fn router(
     // callback is another site by nature: no cross-site check.
     let answered = Router::new()
         .merge(browser)
-        .merge(login::wechat_routes())
+        .merge(wechat_login::wechat_routes())
         .merge(health::routes())
         .fallback(
             move |State(state): State<AppState>, request: Request<Body>| {
@@ -365,8 +365,8 @@ fn router(
 
     // Event streams live until their login or generation ends: no request
     // timeout. An article's knows who is logged in.
-    let mut streaming = login::stream_routes().merge(writing::events::routes().layer(
-        axum::middleware::from_fn_with_state(state.clone(), login::resolve_user),
+    let mut streaming = wechat_login::stream_routes().merge(writing::events::routes().layer(
+        axum::middleware::from_fn_with_state(state.clone(), wechat_login::resolve_user),
     ));
     // The DeepSeek sandbox streams an article for as long as DeepSeek would.
     if let Some(deepseek_sandbox) = deepseek_sandbox {
@@ -412,7 +412,7 @@ where
     Fut: Future<Output = Response<Body>>,
 {
     // The 404 page shows the same header, logged in or not.
-    login::attach_user(state, &mut request).await;
+    wechat_login::attach_user(state, &mut request).await;
     not_found(request).await
 }
 

@@ -10,8 +10,10 @@ use tokio::sync::watch;
 
 use crate::{
     config::Config,
-    login::{hub::LoginHub, rate_limit::StartLimits, streams::StreamLimits, writer::Writer},
-    wechat_link::WechatLink,
+    wechat_login::{
+        hub::LoginHub, rate_limit::StartLimits, streams::StreamLimits, wechat_link::WechatLink,
+        writer::Writer,
+    },
     writing::Writing,
 };
 

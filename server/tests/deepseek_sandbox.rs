@@ -317,6 +317,22 @@ async fn balance_and_models_answer_like_deepseek() {
         models.contains(&deepseek::DEFAULT_MODEL.to_owned()),
         "{models:?}"
     );
+
+    // An armed fault describes the account without being used up: the
+    // balance says so (what `server doctor` reads), the next chat still
+    // suffers it.
+    arm(&app, json!({"fault": "insufficient_balance"})).await;
+    let empty = client.balance().await.unwrap();
+    assert!(!empty.is_available);
+    assert_eq!(empty.balance_infos[0].total_balance, "0.00");
+    arm(&app, json!({"fault": "unauthorized"})).await;
+    assert_eq!(
+        client.balance().await.unwrap_err(),
+        deepseek::Error::Unauthorized
+    );
+    let chat = client.chat(&brief(Thinking::Disabled)).await;
+    assert_eq!(chat.unwrap_err(), deepseek::Error::Unauthorized);
+    assert!(client.balance().await.unwrap().is_available);
 }
 
 #[tokio::test]

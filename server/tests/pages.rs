@@ -173,3 +173,35 @@ async fn a_panic_outside_modules_is_the_500_page_inside_header_and_footer() {
     assert_eq!(response.status(), 500);
     assert_eq!(app.get("/").await.status(), 200);
 }
+
+/// Server functions need no mount of their own: the page routes carry every
+/// registered one (here the test module's), inside the same layers as the
+/// pages, so another site's page cannot call them either.
+#[tokio::test]
+async fn server_functions_are_served_beside_the_pages_behind_the_same_layers() {
+    let app = spawn(&[]).await;
+    let call = |site: Option<&'static str>| {
+        let mut request = app
+            .browser
+            .post(app.url("/api/test_probe/greeting"))
+            .form(&[("name", "世界"), ("fault", "none")]);
+        if let Some(site) = site {
+            request = request.header("sec-fetch-site", site);
+        }
+        request.send()
+    };
+    let answer = call(Some("same-origin")).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.unwrap(), "\"你好，世界\"");
+
+    let forged = call(Some("cross-site")).await.unwrap();
+    assert_eq!(forged.status(), 403);
+    assert_eq!(
+        forged.json::<serde_json::Value>().await.unwrap()["error"],
+        "cross_site"
+    );
+
+    // The login's hand-written routes are where they were.
+    assert_eq!(app.post("/api/login/start").await.status(), 200);
+    assert_eq!(app.get("/api/me").await.status(), 401);
+}

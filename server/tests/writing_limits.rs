@@ -192,6 +192,27 @@ async fn another_users_article_is_not_found_whatever_the_call() {
     }
     let (_, list) = bob.call("list", json!({})).await;
     assert_eq!(list, json!([]));
+
+    // The page too: a 404 status (not a 200 with "not found" streamed in
+    // after the headers), and pages with articles are never cached.
+    let page = bob
+        .browser
+        .get(bob.url(&format!("/write?id={id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 404);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("找不到这篇文章") && !html.contains("爱丽丝的文章"));
+    for path in [format!("/write?id={id}"), "/articles".to_owned()] {
+        let page = alice.browser.get(alice.url(&path)).send().await.unwrap();
+        assert_eq!(page.status(), 200, "{path}");
+        assert_eq!(page.headers()["cache-control"], "no-store", "{path}");
+        assert!(
+            page.text().await.unwrap().contains("爱丽丝的文章"),
+            "{path}"
+        );
+    }
     // Alice's article is as it was.
     let detail = alice.get(&id).await;
     assert_eq!(detail["body"], theirs.text.as_str());

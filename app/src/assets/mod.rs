@@ -225,6 +225,9 @@ mod tests {
     /// Leptos's `HydrationScripts` (unhashed: it then reads no file) and
     /// ours write the same tags; after a Leptos upgrade that changes its
     /// loader, this fails until `island_script.js` is copied again.
+    /// Rendering to HTML needs `ssr` (on in `cargo test`, where the server
+    /// turns it on; `cargo test -p app` alone leaves it off).
+    #[cfg(feature = "ssr")]
     #[test]
     fn the_tags_are_the_same_as_leptos_writes() {
         let mut options = leptos::config::LeptosOptions::builder()

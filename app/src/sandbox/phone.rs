@@ -8,7 +8,7 @@ use leptos::{prelude::*, task::spawn_local};
 use serde_json::{json, Value};
 
 use super::{
-    client::{self, Failure},
+    client::{self, CallError},
     model::{short_scene, Code, PushAnswer, Reply, SandboxUser, ScanMode},
 };
 
@@ -167,7 +167,7 @@ impl Phone {
                     self.codes.set(live);
                     self.availability.set(Availability::Ready);
                 }
-                Err(Failure::SandboxOff) => self.availability.set(Availability::SandboxOff),
+                Err(CallError::SandboxOff) => self.availability.set(Availability::SandboxOff),
                 Err(failure) => self
                     .availability
                     .set(Availability::Offline(failure.message())),
@@ -307,7 +307,7 @@ impl Phone {
     }
 
     /// Puts a push's outcome in the chat and the status line.
-    fn show(self, action: u32, answer: Result<PushAnswer, Failure>) {
+    fn show(self, action: u32, answer: Result<PushAnswer, CallError>) {
         let answer = match answer {
             Ok(answer) => answer,
             Err(failure) => {

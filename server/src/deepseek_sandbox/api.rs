@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use axum::{
     body::Bytes,
+    extract::State,
     http::{header, HeaderMap},
     response::Response,
     routing::{get, post},
@@ -74,15 +75,30 @@ async fn models(headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({"object": "list", "data": data})))
 }
 
-async fn balance(headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+/// The account as an armed fault describes it, without using the fault up
+/// (it is for the next chat request): a wrong key is wrong here too, an
+/// empty account says so (DeepSeek answers the balance query with 200 and
+/// `is_available: false`, not 402), a failing DeepSeek fails here too. This
+/// is what `server doctor` reads.
+async fn balance(
+    State(sandbox): State<Arc<DeepseekSandbox>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     check_key(&headers)?;
+    let status = sandbox.armed().and_then(|armed| armed.fault.status());
+    let available = match status {
+        Some(402) => false,
+        Some(status) => return Err(ApiError::for_status(status)),
+        None => true,
+    };
+    let total = if available { "100.00" } else { "0.00" };
     Ok(Json(json!({
-        "is_available": true,
+        "is_available": available,
         "balance_infos": [{
             "currency": "CNY",
-            "total_balance": "100.00",
+            "total_balance": total,
             "granted_balance": "0.00",
-            "topped_up_balance": "100.00"
+            "topped_up_balance": total
         }]
     })))
 }

@@ -8,14 +8,17 @@
 //! action_name other than QR_STR_SCENE, scene_str not 1–64 characters,
 //! expire_seconds below 1), 43001/43002 wrong HTTP method.
 
-use std::sync::Arc;
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
 
 use axum::{
     body::Bytes,
-    extract::{rejection::QueryRejection, Path, Query, State},
+    extract::{rejection::QueryRejection, ConnectInfo, Path, Query, State},
     response::Redirect,
     routing::{get, post},
-    Json, Router,
+    Extension, Json, Router,
 };
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -74,12 +77,20 @@ struct Credentials {
     force_refresh: bool,
 }
 
+/// Who called: WeChat names the calling address in a 40164 answer.
+type Caller = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+fn caller_ip(caller: Caller) -> Option<IpAddr> {
+    caller.map(|Extension(ConnectInfo(address))| address.ip())
+}
+
 /// `GET /cgi-bin/token?grant_type=client_credential&appid=…&secret=…`
 async fn token(
     State(sandbox): State<Arc<Sandbox>>,
+    caller: Caller,
     query: Result<Query<Credentials>, QueryRejection>,
 ) -> Result<Json<TokenAnswer>, WechatError> {
-    sandbox.suffer(FaultyApi::Token).await?;
+    sandbox.suffer(FaultyApi::Token, caller_ip(caller)).await?;
     let Query(credentials) = query.map_err(|_| WechatError::new(47001))?;
     sandbox.check_credentials(&credentials)?;
     let issued = lock(&sandbox.tokens).fetch_classic(now_ms());
@@ -89,9 +100,10 @@ async fn token(
 /// `POST /cgi-bin/stable_token` with `{grant_type, appid, secret, force_refresh}`.
 async fn stable_token(
     State(sandbox): State<Arc<Sandbox>>,
+    caller: Caller,
     body: Bytes,
 ) -> Result<Json<TokenAnswer>, WechatError> {
-    sandbox.suffer(FaultyApi::Token).await?;
+    sandbox.suffer(FaultyApi::Token, caller_ip(caller)).await?;
     let credentials: Credentials = read_json(&body)?;
     sandbox.check_credentials(&credentials)?;
     let issued = lock(&sandbox.tokens).fetch_stable(now_ms(), credentials.force_refresh);
@@ -113,10 +125,13 @@ struct QrAnswer {
 /// `POST /cgi-bin/qrcode/create?access_token=…` with a QR_STR_SCENE request.
 async fn create_qr(
     State(sandbox): State<Arc<Sandbox>>,
+    caller: Caller,
     query: Result<Query<AccessTokenQuery>, QueryRejection>,
     body: Bytes,
 ) -> Result<Json<QrAnswer>, WechatError> {
-    sandbox.suffer(FaultyApi::QrcodeCreate).await?;
+    sandbox
+        .suffer(FaultyApi::QrcodeCreate, caller_ip(caller))
+        .await?;
     let access_token = query
         .ok()
         .and_then(|Query(q)| q.access_token)
@@ -232,8 +247,9 @@ fn read_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, WechatErr
 }
 
 impl Sandbox {
-    /// Applies an injected fault to this call, if one is armed.
-    async fn suffer(&self, api: FaultyApi) -> Result<(), WechatError> {
+    /// Applies an injected fault to this call, if one is armed. A 40164
+    /// names the caller's address, as WeChat's does.
+    async fn suffer(&self, api: FaultyApi, caller: Option<IpAddr>) -> Result<(), WechatError> {
         let fault = lock(&self.faults).take(api);
         let Some(fault) = fault else {
             return Ok(());
@@ -241,9 +257,10 @@ impl Sandbox {
         if fault.delay_ms > 0 {
             tokio::time::sleep(fault.delay()).await;
         }
-        match fault.errcode {
-            Some(errcode) => Err(WechatError::new(errcode)),
-            None => Ok(()),
+        match (fault.errcode, caller) {
+            (Some(40164), Some(ip)) => Err(WechatError::not_whitelisted(ip)),
+            (Some(errcode), _) => Err(WechatError::new(errcode)),
+            (None, _) => Ok(()),
         }
     }
 
@@ -401,9 +418,29 @@ mod tests {
         let sandbox = sandbox();
         let request = serde_json::from_str(r#"{"api":"token","errcode":45009}"#).unwrap();
         lock(&sandbox.faults).arm(request).unwrap();
-        assert_eq!(code_of(sandbox.suffer(FaultyApi::QrcodeCreate).await), 0);
-        assert_eq!(code_of(sandbox.suffer(FaultyApi::Token).await), 45009);
-        assert_eq!(code_of(sandbox.suffer(FaultyApi::Token).await), 0);
+        assert_eq!(
+            code_of(sandbox.suffer(FaultyApi::QrcodeCreate, None).await),
+            0
+        );
+        assert_eq!(code_of(sandbox.suffer(FaultyApi::Token, None).await), 45009);
+        assert_eq!(code_of(sandbox.suffer(FaultyApi::Token, None).await), 0);
+    }
+
+    #[tokio::test]
+    async fn a_whitelist_fault_names_the_caller_as_wechat_does() {
+        let sandbox = sandbox();
+        let request = serde_json::from_str(r#"{"api":"token","errcode":40164}"#).unwrap();
+        lock(&sandbox.faults).arm(request).unwrap();
+        let caller: IpAddr = "203.0.113.7".parse().unwrap();
+        let err = sandbox
+            .suffer(FaultyApi::Token, Some(caller))
+            .await
+            .unwrap_err();
+        assert_eq!(err.errcode, 40164);
+        assert_eq!(
+            err.errmsg,
+            "invalid ip 203.0.113.7 ipv6 ::ffff:203.0.113.7, not in whitelist"
+        );
     }
 
     #[test]

@@ -24,6 +24,22 @@ impl WechatError {
         }
     }
 
+    /// 40164 as WeChat words it, naming the calling address: "invalid ip
+    /// 203.0.113.7 ipv6 ::ffff:203.0.113.7, not in whitelist".
+    pub fn not_whitelisted(caller: std::net::IpAddr) -> Self {
+        let (v4, v6) = match caller {
+            std::net::IpAddr::V4(v4) => (v4.to_string(), v4.to_ipv6_mapped().to_string()),
+            std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => (v4.to_string(), v6.to_string()),
+                None => (v6.to_string(), v6.to_string()),
+            },
+        };
+        Self {
+            errcode: 40164,
+            errmsg: format!("invalid ip {v4} ipv6 {v6}, not in whitelist"),
+        }
+    }
+
     /// The code's text followed by `hint: […]`, as WeChat words argument
     /// errors.
     pub fn with_hint(errcode: i64, hint: &str) -> Self {

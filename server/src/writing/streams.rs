@@ -1,7 +1,7 @@
 //! How many article event streams may be open at once: per user (each tab
 //! following an article is one) and on the whole server (each holds a
 //! connection and a file descriptor, which the WeChat callback needs too).
-//! Mirrors `login::streams`: a stream holds a [`StreamPermit`] and the
+//! Mirrors `wechat_login::streams`: a stream holds a [`StreamPermit`] and the
 //! counts go down when it is dropped, whatever ends the stream.
 
 use std::{

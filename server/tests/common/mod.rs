@@ -15,7 +15,9 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use server::{config::Config, db_writer::DbWriter, login::writer::Writer, startup::Application};
+use server::{
+    config::Config, db_writer::DbWriter, startup::Application, wechat_login::writer::Writer,
+};
 use wechat::{
     callback::{open_reply, push_request, PushMode, PushRequest},
     message::{event_xml, text_xml},
@@ -33,6 +35,8 @@ pub struct TestApp {
     /// A browser: keeps cookies.
     pub browser: reqwest::Client,
     pub db: sqlx::SqlitePool,
+    /// The server's `DATABASE_URL`.
+    pub database_url: String,
     pub aes: bool,
     /// The login writer, to stop it as a crash would.
     pub writer: Arc<Writer>,
@@ -67,11 +71,31 @@ pub async fn spawn(settings: &[(&str, &str)]) -> TestApp {
 
 /// Like [`spawn`], serving the static files under `site_root`.
 pub async fn spawn_with_site_root(settings: &[(&str, &str)], site_root: &str) -> TestApp {
+    launch_with(settings, site_root, |_| {}).await
+}
+
+/// Like [`spawn`], with the parsed configuration changed by `tweak` before
+/// the server is built (a test-chosen value no setting can give).
+pub async fn spawn_with(settings: &[(&str, &str)], tweak: impl FnOnce(&mut Config)) -> TestApp {
+    launch_with(settings, "target/site", tweak).await
+}
+
+async fn launch_with(
+    settings: &[(&str, &str)],
+    site_root: &str,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
     let settings: Vec<(String, String)> = settings
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    launch(tempfile::tempdir().unwrap(), settings, site_root.to_owned()).await
+    launch(
+        tempfile::tempdir().unwrap(),
+        settings,
+        site_root.to_owned(),
+        tweak,
+    )
+    .await
 }
 
 /// Starts the server on the database in `dir`.
@@ -79,6 +103,7 @@ async fn launch(
     dir: tempfile::TempDir,
     settings: Vec<(String, String)>,
     site_root: String,
+    tweak: impl FnOnce(&mut Config),
 ) -> TestApp {
     let mut vars: HashMap<String, String> = HashMap::from([
         (
@@ -102,6 +127,7 @@ async fn launch(
         Config::from_lookup(|name| vars.get(name).cloned()).expect("test settings are valid");
     config.leptos.site_addr = "127.0.0.1:0".parse().unwrap();
     config.leptos.site_root = site_root.as_str().into();
+    tweak(&mut config);
     let app = Application::build(config).await.expect("the server starts");
     let base = format!("http://{}", app.address());
     let writer = app.writer();
@@ -117,6 +143,7 @@ async fn launch(
         base,
         browser: new_browser(),
         db,
+        database_url: vars["DATABASE_URL"].clone(),
         aes,
         writer,
         db_writer,
@@ -147,7 +174,7 @@ impl TestApp {
         let mut settings = self.settings.clone();
         settings.extend(more.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let dir = self.dir.take().unwrap();
-        launch(dir, settings, self.site_root.clone()).await
+        launch(dir, settings, self.site_root.clone(), |_| {}).await
     }
 
     /// The database file (for a test that plays a crash on it).

@@ -13,10 +13,8 @@ use web_sys::{EventSource, MessageEvent};
 use super::protocol::{ErrorBody, StartedLogin, StatusUpdate, UserBody};
 use crate::auth::User;
 
-/// Why a call failed, in words for the person in front of the screen.
-pub type Failure = ErrorBody;
-
-fn offline() -> Failure {
+/// A call that got no answer: the network.
+fn offline() -> ErrorBody {
     ErrorBody {
         error: "network".into(),
         message: "网络连接失败，请检查网络后重试。".into(),
@@ -27,7 +25,7 @@ fn offline() -> Failure {
 
 async fn read<T: DeserializeOwned>(
     response: Result<Response, gloo_net::Error>,
-) -> Result<T, Failure> {
+) -> Result<T, ErrorBody> {
     let response = response.map_err(|_| offline())?;
     if response.ok() {
         response.json::<T>().await.map_err(|_| offline())
@@ -44,11 +42,11 @@ async fn read<T: DeserializeOwned>(
     }
 }
 
-pub async fn start() -> Result<StartedLogin, Failure> {
+pub async fn start() -> Result<StartedLogin, ErrorBody> {
     read(Request::post("/api/login/start").send().await).await
 }
 
-pub async fn complete(id: &str) -> Result<User, Failure> {
+pub async fn complete(id: &str) -> Result<User, ErrorBody> {
     let body: UserBody = read(
         Request::post(&format!("/api/login/{id}/complete"))
             .send()
@@ -58,12 +56,12 @@ pub async fn complete(id: &str) -> Result<User, Failure> {
     Ok(body.user)
 }
 
-pub async fn me() -> Result<User, Failure> {
+pub async fn me() -> Result<User, ErrorBody> {
     let body: UserBody = read(Request::get("/api/me").send().await).await?;
     Ok(body.user)
 }
 
-pub async fn logout() -> Result<(), Failure> {
+pub async fn logout() -> Result<(), ErrorBody> {
     let response = Request::post("/api/logout")
         .send()
         .await
@@ -75,7 +73,7 @@ pub async fn logout() -> Result<(), Failure> {
     }
 }
 
-async fn status(id: &str) -> Result<StatusUpdate, Failure> {
+async fn status(id: &str) -> Result<StatusUpdate, ErrorBody> {
     read(Request::get(&format!("/api/login/{id}")).send().await).await
 }
 
@@ -83,7 +81,7 @@ async fn status(id: &str) -> Result<StatusUpdate, Failure> {
 pub enum News {
     Status(StatusUpdate),
     /// The attempt can no longer be followed (gone, or not this browser's).
-    Lost(Failure),
+    Lost(ErrorBody),
 }
 
 /// Follows one attempt while it is held; dropping it stops everything.
@@ -97,7 +95,7 @@ pub struct Watcher {
 const POLL_EVERY: Duration = Duration::from_secs(2);
 
 impl Watcher {
-    pub fn new(id: &str, report: impl Fn(News) + 'static) -> Result<Self, Failure> {
+    pub fn new(id: &str, report: impl Fn(News) + 'static) -> Result<Self, ErrorBody> {
         let report: Rc<dyn Fn(News)> = Rc::new(report);
         let source = EventSource::new(&format!("/api/login/{id}/events")).map_err(|_| offline())?;
 

@@ -1,6 +1,6 @@
 //! The WeChat QR login module: the 微信登录 button (a block of the header),
 //! the QR dialog, and the user menu once logged in. The server side lives in
-//! `server::login`; `protocol` is the JSON between the two.
+//! `server::wechat_login`; `protocol` is the JSON between the two.
 //!
 //! Any link to `#login` (e.g. a hero button) opens the dialog too, so other
 //! modules can offer a login without importing this one.
@@ -9,6 +9,7 @@
 mod client;
 mod modal;
 pub mod protocol;
+pub mod status;
 mod user_menu;
 
 use leptos::prelude::*;

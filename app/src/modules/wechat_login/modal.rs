@@ -5,19 +5,39 @@
 
 use leptos::{html, prelude::*};
 
-use super::protocol::{LoginStatus, StartedLogin};
+use super::{protocol::StartedLogin, status::LoginStatus};
 use crate::auth::{use_current_user, CurrentUser};
 
+/// What the dialog shows. The attempt's own state is its [`LoginStatus`],
+/// as the server last told it; the dialog adds only what happens in this
+/// browser around the attempt.
 // Only the browser moves past `Loading`.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 #[derive(Clone, Debug, PartialEq)]
 enum Stage {
+    /// Asking the server for a code.
     Loading,
-    /// Showing the code: `Pending` or `AwaitingConfirmation`.
-    Waiting(LoginStatus),
-    Completing,
-    Expired,
+    /// Following an attempt; `confirmed` and `consumed` while its login is
+    /// being completed here.
+    Attempt(LoginStatus),
+    /// The words to show, with 重试.
     Failed(String),
+}
+
+impl Stage {
+    /// The code is on show and may still be scanned.
+    fn is_waiting(&self) -> bool {
+        matches!(self, Self::Attempt(status) if !status.is_terminal())
+    }
+
+    /// For the style sheet: `loading`, a status, or `failed`.
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Loading => "loading",
+            Self::Attempt(status) => status.as_str(),
+            Self::Failed(_) => "failed",
+        }
+    }
 }
 
 #[component]
@@ -55,20 +75,24 @@ pub fn LoginModal(on_close: Callback<()>) -> AnyView {
 
     let instruction = move || match stage.get() {
         Stage::Loading => "正在生成二维码…".to_string(),
-        Stage::Waiting(LoginStatus::AwaitingConfirmation) => match confirm_code.get() {
+        Stage::Attempt(LoginStatus::AwaitingConfirmation) => match confirm_code.get() {
             Some(code) => format!("已扫码，请在微信中回复“确认 {code}”"),
             None => "已扫码，请按微信里的提示回复".to_string(),
         },
-        Stage::Waiting(_) => "请使用微信扫码，关注公众号后自动登录".to_string(),
-        Stage::Completing => "扫码成功，正在登录…".to_string(),
-        Stage::Expired => "二维码已过期，请点击“刷新二维码”后重新扫码".to_string(),
+        Stage::Attempt(LoginStatus::Pending) => "请使用微信扫码，关注公众号后自动登录".to_string(),
+        Stage::Attempt(LoginStatus::Confirmed | LoginStatus::Consumed) => {
+            "扫码成功，正在登录…".to_string()
+        }
+        Stage::Attempt(LoginStatus::Expired) => {
+            "二维码已过期，请点击“刷新二维码”后重新扫码".to_string()
+        }
         Stage::Failed(message) => message,
     };
     let hint = move || match stage.get() {
-        Stage::Waiting(LoginStatus::AwaitingConfirmation) => {
+        Stage::Attempt(LoginStatus::AwaitingConfirmation) => {
             Some("为了你的账号安全，只有回复这个页面上的确认码才能登录")
         }
-        Stage::Waiting(_) => Some("已关注公众号的用户，扫码后会直接登录"),
+        Stage::Attempt(LoginStatus::Pending) => Some("已关注公众号的用户，扫码后会直接登录"),
         _ => None,
     };
     let countdown = move || {
@@ -102,7 +126,7 @@ pub fn LoginModal(on_close: Callback<()>) -> AnyView {
                 <h2 id="login-title" class="m-wechat-login__title">
                     "微信扫码登录"
                 </h2>
-                <div class="m-wechat-login__code-box" data-stage=move || stage_name(&stage.get())>
+                <div class="m-wechat-login__code-box" data-stage=move || stage.get().name()>
                     {move || match stage.get() {
                         Stage::Loading => view! { <div class="m-wechat-login__spinner" aria-hidden="true"></div> }.into_any(),
                         Stage::Failed(_) => {
@@ -113,7 +137,7 @@ pub fn LoginModal(on_close: Callback<()>) -> AnyView {
                             }
                                 .into_any()
                         }
-                        Stage::Expired => {
+                        Stage::Attempt(LoginStatus::Expired) => {
                             view! {
                                 <div class="m-wechat-login__code m-wechat-login__code--faded" aria-hidden="true" inner_html=qr_svg></div>
                                 <div class="m-wechat-login__overlay">
@@ -125,7 +149,7 @@ pub fn LoginModal(on_close: Callback<()>) -> AnyView {
                             }
                                 .into_any()
                         }
-                        Stage::Waiting(_) | Stage::Completing => {
+                        Stage::Attempt(_) => {
                             view! { <div class="m-wechat-login__code" data-testid="login-qr" inner_html=qr_svg></div> }.into_any()
                         }
                     }}
@@ -134,7 +158,7 @@ pub fn LoginModal(on_close: Callback<()>) -> AnyView {
                     {instruction}
                 </p>
                 {move || hint().map(|hint| view! { <p class="m-wechat-login__hint">{hint}</p> })}
-                <Show when=move || matches!(stage.get(), Stage::Waiting(_))>
+                <Show when=move || stage.get().is_waiting()>
                     <p class="m-wechat-login__countdown">
                         "二维码将在 " <time data-testid="login-countdown">{countdown}</time> " 后过期"
                     </p>
@@ -143,17 +167,6 @@ pub fn LoginModal(on_close: Callback<()>) -> AnyView {
         </dialog>
     }
     .into_any()
-}
-
-fn stage_name(stage: &Stage) -> &'static str {
-    match stage {
-        Stage::Loading => "loading",
-        Stage::Waiting(LoginStatus::AwaitingConfirmation) => "awaiting_confirmation",
-        Stage::Waiting(_) => "pending",
-        Stage::Completing => "completing",
-        Stage::Expired => "expired",
-        Stage::Failed(_) => "failed",
-    }
 }
 
 /// The dialog's state over time. Its work runs in the browser only; on the
@@ -224,12 +237,12 @@ impl Flow {
         let id = started.id.clone();
         self.seconds_left.set(started.expires_in);
         self.login.set(Some(started));
-        self.stage.set(Stage::Waiting(LoginStatus::Pending));
+        self.stage.set(Stage::Attempt(LoginStatus::Pending));
 
         let ticker = set_interval_with_handle(
             move || {
                 self.seconds_left.update(|s| *s = s.saturating_sub(1));
-                let waiting = matches!(self.stage.get_untracked(), Stage::Waiting(_));
+                let waiting = self.stage.with_untracked(Stage::is_waiting);
                 if waiting && self.seconds_left.get_untracked() == 0 {
                     self.expire();
                 }
@@ -245,7 +258,7 @@ impl Flow {
                 LoginStatus::AwaitingConfirmation => {
                     self.confirm_code.set(update.confirm_code);
                     self.stage
-                        .set(Stage::Waiting(LoginStatus::AwaitingConfirmation));
+                        .set(Stage::Attempt(LoginStatus::AwaitingConfirmation));
                 }
                 LoginStatus::Confirmed => self.complete(attempt.clone()),
                 LoginStatus::Expired => self.expire(),
@@ -264,11 +277,11 @@ impl Flow {
 
     #[cfg(feature = "hydrate")]
     fn complete(self, id: String) {
-        if self.stage.get_untracked() == Stage::Completing {
+        if self.is_completing() {
             return;
         }
         self.stop();
-        self.stage.set(Stage::Completing);
+        self.stage.set(Stage::Attempt(LoginStatus::Confirmed));
         leptos::task::spawn_local(async move {
             match super::client::complete(&id).await {
                 Ok(user) => {
@@ -283,10 +296,11 @@ impl Flow {
     /// The login was completed by another tab of this browser.
     #[cfg(feature = "hydrate")]
     fn adopt_finished_login(self) {
-        if self.stage.get_untracked() == Stage::Completing {
+        if self.is_completing() {
             return;
         }
         self.stop();
+        self.stage.set(Stage::Attempt(LoginStatus::Consumed));
         leptos::task::spawn_local(async move {
             match super::client::me().await {
                 Ok(user) => {
@@ -300,9 +314,18 @@ impl Flow {
         });
     }
 
+    /// Whether this browser is already completing the login.
+    #[cfg(feature = "hydrate")]
+    fn is_completing(self) -> bool {
+        matches!(
+            self.stage.get_untracked(),
+            Stage::Attempt(LoginStatus::Confirmed | LoginStatus::Consumed)
+        )
+    }
+
     #[cfg(feature = "hydrate")]
     fn expire(self) {
         self.stop();
-        self.stage.set(Stage::Expired);
+        self.stage.set(Stage::Attempt(LoginStatus::Expired));
     }
 }

@@ -9,7 +9,7 @@ use axum::{
     response::Response,
 };
 
-use super::{client, cookies::LoginCookie, secrets, store};
+use super::{client, cookies::LoginCookie, secrets, user_sql};
 use crate::{clock, state::AppState};
 
 /// The user the request's session cookie belongs to. A session cookie sent
@@ -23,7 +23,7 @@ pub async fn user_of(state: &AppState, headers: &HeaderMap) -> Option<User> {
             return None;
         }
     };
-    match store::session_user(&state.db, &secrets::hash(&token), clock::now_ms()).await {
+    match user_sql::session_user(&state.db, &secrets::hash(&token), clock::now_ms()).await {
         Ok(user) => user,
         Err(err) => {
             tracing::error!(error = %err, "cannot look up a session; treating the request as logged out");

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use app::modules::wechat_login::protocol::{ErrorBody, LoginStatus};
+use app::modules::wechat_login::{protocol::ErrorBody, status::LoginStatus};
 use axum::{
     http::{header, StatusCode},
     response::{IntoResponse, Response},

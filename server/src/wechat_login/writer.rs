@@ -17,15 +17,18 @@
 
 use std::sync::Arc;
 
-use app::{auth::User, modules::wechat_login::protocol::LoginStatus};
+use app::{auth::User, modules::wechat_login::status::LoginStatus};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 use wechat::Stamp;
 
 use super::{
+    attempt::NewAttempt,
+    attempt_sql,
+    cleanup::{self, Removed},
     hub::LoginHub,
-    inbox::{self, Push, Reply, Rules, Taken},
-    writes::{self, Removed},
+    push::{self, Push, Reply, Rules, Taken},
+    push_sql, user_sql,
 };
 pub use crate::db_writer::{WriteError, WriteResult, BUSY_TIMEOUT};
 use crate::{
@@ -42,16 +45,6 @@ pub struct Writer {
     db: Arc<DbWriter>,
     hub: Arc<dyn LoginHub>,
     rules: Arc<Rules>,
-}
-
-/// A new login attempt to store.
-pub struct NewAttempt {
-    pub id: String,
-    pub binding_hash: Vec<u8>,
-    pub client_ip: String,
-    pub user_agent: String,
-    pub created_at: i64,
-    pub expires_at: i64,
 }
 
 /// A confirmed attempt to redeem for a session.
@@ -108,7 +101,7 @@ enum Job {
 }
 
 /// What a job did, before its commit.
-enum Effect {
+enum Applied {
     Push(Taken),
     UrlCheck,
     Start,
@@ -120,22 +113,22 @@ enum Effect {
 /// besides the database, and its effect until the commit.
 struct LoginJob {
     job: Job,
-    effect: Option<Effect>,
+    applied: Option<Applied>,
     hub: Arc<dyn LoginHub>,
     rules: Arc<Rules>,
 }
 
 impl WriteJob for LoginJob {
     fn apply(&mut self, db: &Connection) -> rusqlite::Result<()> {
-        self.effect = Some(apply(&self.rules, db, &self.job)?);
+        self.applied = Some(apply(&self.rules, db, &self.job)?);
         Ok(())
     }
 
     fn finish(self: Box<Self>, result: WriteResult<()>) {
         let LoginJob {
-            job, effect, hub, ..
+            job, applied, hub, ..
         } = *self;
-        let result = result.and_then(|()| effect.ok_or(WriteError::Stopped));
+        let result = result.and_then(|()| applied.ok_or(WriteError::Stopped));
         finish(hub.as_ref(), job, result);
     }
 
@@ -207,62 +200,54 @@ impl Writer {
     fn job(&self, job: Job) -> LoginJob {
         LoginJob {
             job,
-            effect: None,
+            applied: None,
             hub: self.hub.clone(),
             rules: self.rules.clone(),
         }
     }
 }
 
-fn apply(rules: &Rules, db: &Connection, job: &Job) -> writes::Result<Effect> {
+fn apply(rules: &Rules, db: &Connection, job: &Job) -> rusqlite::Result<Applied> {
     let now = clock::now_ms();
     Ok(match job {
-        Job::Push { push, .. } => Effect::Push(inbox::apply(rules, db, push, now)?),
+        Job::Push { push, .. } => Applied::Push(push::apply(rules, db, push, now)?),
         Job::UrlCheck { stamp, .. } => {
-            writes::remember_stamp(db, stamp.timestamp, &stamp.nonce, &URL_CHECK_DIGEST, now)?;
-            Effect::UrlCheck
+            push_sql::remember_stamp(db, stamp.timestamp, &stamp.nonce, &URL_CHECK_DIGEST, now)?;
+            Applied::UrlCheck
         }
         Job::Start { attempt, .. } => {
-            writes::insert_attempt(
-                db,
-                &attempt.id,
-                &attempt.binding_hash,
-                &attempt.client_ip,
-                &attempt.user_agent,
-                attempt.created_at,
-                attempt.expires_at,
-            )?;
-            Effect::Start
+            attempt_sql::insert(db, attempt)?;
+            Applied::Start
         }
         Job::Complete { completion, .. } => {
             // Read first: a job either writes everything or nothing.
-            let Some(user) = writes::find_user(db, completion.user_id)? else {
-                return Ok(Effect::Complete(Completed::NoUser));
+            let Some(user) = user_sql::find_user(db, completion.user_id)? else {
+                return Ok(Applied::Complete(Completed::NoUser));
             };
-            if !writes::mark_consumed(db, &completion.attempt, now)? {
-                return Ok(Effect::Complete(Completed::AlreadyConsumed));
+            if !attempt_sql::record_completion(db, &completion.attempt, now)? {
+                return Ok(Applied::Complete(Completed::AlreadyConsumed));
             }
-            writes::create_session(
+            user_sql::create_session(
                 db,
                 &completion.token_hash,
                 completion.user_id,
                 now,
                 completion.expires_at,
             )?;
-            Effect::Complete(Completed::LoggedIn(user))
+            Applied::Complete(Completed::LoggedIn(user))
         }
-        Job::Clean { limit, .. } => Effect::Clean(writes::delete_stale(db, now, *limit)?),
+        Job::Clean { limit, .. } => Applied::Clean(cleanup::delete_stale(db, now, *limit)?),
     })
 }
 
 /// After the commit (or the failure): tell the waiting browsers, then answer.
-fn finish(hub: &dyn LoginHub, job: Job, result: WriteResult<Effect>) {
+fn finish(hub: &dyn LoginHub, job: Job, result: WriteResult<Applied>) {
     match (job, result) {
-        (Job::Push { done, .. }, Ok(Effect::Push(taken))) => {
+        (Job::Push { done, .. }, Ok(Applied::Push(taken))) => {
             let pushed = match taken {
                 Taken::Handled(outcome) => {
                     if let Some((attempt, status)) = &outcome.changed {
-                        tracing::info!(attempt = %inbox::short(attempt), status = status.as_str(), "login scanned");
+                        tracing::info!(attempt = %push::short(attempt), status = status.as_str(), "login scanned");
                         hub.publish(attempt, *status);
                     }
                     Pushed::Reply(outcome.reply)
@@ -274,13 +259,13 @@ fn finish(hub: &dyn LoginHub, job: Job, result: WriteResult<Effect>) {
         (Job::UrlCheck { done, .. }, Ok(_)) | (Job::Start { done, .. }, Ok(_)) => {
             let _ = done.send(Ok(()));
         }
-        (Job::Complete { done, completion }, Ok(Effect::Complete(completed))) => {
+        (Job::Complete { done, completion }, Ok(Applied::Complete(completed))) => {
             if matches!(completed, Completed::LoggedIn(_)) {
                 hub.publish(&completion.attempt, LoginStatus::Consumed);
             }
             let _ = done.send(Ok(completed));
         }
-        (Job::Clean { done, .. }, Ok(Effect::Clean(cleaned))) => {
+        (Job::Clean { done, .. }, Ok(Applied::Clean(cleaned))) => {
             let _ = done.send(Ok(cleaned));
         }
         (job, Ok(_)) => {
@@ -323,7 +308,7 @@ impl Job {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::login::hub::MemoryHub;
+    use crate::wechat_login::hub::MemoryHub;
     use std::time::Duration;
     use wechat::message::{event_xml, parse_message};
 
@@ -362,7 +347,7 @@ mod tests {
             .map(|job| {
                 Box::new(LoginJob {
                     job,
-                    effect: None,
+                    applied: None,
                     hub: context.hub.clone(),
                     rules: context.rules.clone(),
                 }) as Box<dyn WriteJob>

@@ -4,18 +4,20 @@
 //! welcomed, an unfollow is recorded.
 //!
 //! Each push is handled in a write transaction (shared with the pushes that
-//! arrived with it, see `writer`) that first records its signed stamp (a
+//! arrived with it, see `crate::db_writer`) that first records its signed stamp (a
 //! stamp seen before with another body is refused: a reused signature),
 //! then claims its dedup key, so WeChat's retries change nothing twice and
 //! get the same answer.
 
-use app::modules::wechat_login::protocol::LoginStatus;
-use rusqlite::Connection;
+use app::modules::wechat_login::status::LoginStatus;
+use rusqlite::{Connection, Result};
 use wechat::{Message, MessageKind, Stamp};
 
 use super::{
-    names, replies, secrets, store,
-    writes::{self, StampSeen},
+    attempt::Attempt,
+    attempt_sql, names,
+    push_sql::{self, StampSeen},
+    replies, secrets, user_sql,
 };
 use crate::clock;
 
@@ -82,19 +84,19 @@ impl Outcome {
 }
 
 /// Handles one push inside the caller's write transaction (see
-/// [`super::writer`]): records its stamp first, then claims its dedup key,
+/// [`crate::db_writer`]): records its stamp first, then claims its dedup key,
 /// so a retry of a push already handled changes nothing and gets the same
 /// reply, and a reused signature with another body changes nothing at all.
-pub fn apply(rules: &Rules, db: &Connection, push: &Push, now: i64) -> writes::Result<Taken> {
+pub fn apply(rules: &Rules, db: &Connection, push: &Push, now: i64) -> Result<Taken> {
     let stamp = &push.stamp;
-    let seen = writes::remember_stamp(db, stamp.timestamp, &stamp.nonce, &push.body_hash, now)?;
+    let seen = push_sql::remember_stamp(db, stamp.timestamp, &stamp.nonce, &push.body_hash, now)?;
     if seen == StampSeen::OtherBody {
         return Ok(Taken::StampReused);
     }
     let message = &push.message;
     let key = message.dedup_key();
-    if !writes::claim_event(db, &key, now)? {
-        let reply = writes::handled_reply(db, &key)?;
+    if !push_sql::claim_event(db, &key, now)? {
+        let reply = push_sql::handled_reply(db, &key)?;
         tracing::debug!("a WeChat retry of a push already handled");
         return Ok(Taken::Handled(Outcome {
             reply: reply.map_or(Reply::Nothing, Reply::Text),
@@ -104,12 +106,12 @@ pub fn apply(rules: &Rules, db: &Connection, push: &Push, now: i64) -> writes::R
 
     let outcome = decide(rules, db, message, now)?;
     if let Reply::Text(text) = &outcome.reply {
-        writes::save_reply(db, &key, text)?;
+        push_sql::save_reply(db, &key, text)?;
     }
     Ok(Taken::Handled(outcome))
 }
 
-fn decide(rules: &Rules, db: &Connection, message: &Message, now: i64) -> writes::Result<Outcome> {
+fn decide(rules: &Rules, db: &Connection, message: &Message, now: i64) -> Result<Outcome> {
     let openid = message.from_user.as_str();
     let site = rules.site.as_str();
     match &message.kind {
@@ -122,11 +124,11 @@ fn decide(rules: &Rules, db: &Connection, message: &Message, now: i64) -> writes
             scan(rules, db, openid, scene, now)
         }
         MessageKind::Subscribe { .. } => {
-            writes::upsert_follower(db, openid, &names::generate(), now)?;
+            user_sql::upsert_follower(db, openid, &names::generate(), now)?;
             Ok(Outcome::say(replies::welcome(site)))
         }
         MessageKind::Unsubscribe => {
-            writes::mark_unfollowed(db, openid, now)?;
+            user_sql::mark_unfollowed(db, openid, now)?;
             Ok(Outcome::nothing())
         }
         MessageKind::Text { content, .. } => match replies::read_confirmation(content) {
@@ -145,10 +147,10 @@ fn scan(
     openid: &str,
     attempt_id: &str,
     now: i64,
-) -> writes::Result<Outcome> {
+) -> Result<Outcome> {
     let site = rules.site.as_str();
-    let user = writes::upsert_follower(db, openid, &names::generate(), now)?;
-    let Some(attempt) = writes::find_attempt(db, attempt_id)? else {
+    let user = user_sql::upsert_follower(db, openid, &names::generate(), now)?;
+    let Some(attempt) = attempt_sql::find_in(db, attempt_id)? else {
         return Ok(Outcome::say(replies::unknown_code()));
     };
     let same_person = attempt.openid.as_deref() == Some(openid);
@@ -156,20 +158,26 @@ fn scan(
     Ok(match attempt.status_at(now) {
         LoginStatus::Expired => Outcome::say(replies::expired()),
         LoginStatus::Pending => {
-            let (status, code) = if rules.confirm_mode {
-                let taken: Vec<String> = writes::awaiting_confirmation(db, openid, now)?
+            let code = if rules.confirm_mode {
+                let taken: Vec<String> = attempt_sql::awaiting_confirmation(db, openid, now)?
                     .into_iter()
                     .filter_map(|a| a.confirm_code)
                     .collect();
                 if taken.len() >= MAX_WAITING {
                     return Ok(Outcome::say(replies::too_many_waiting()));
                 }
-                let code = secrets::new_confirm_code(|code| taken.iter().any(|t| t == code));
-                (LoginStatus::AwaitingConfirmation, Some(code))
+                Some(secrets::new_confirm_code(|code| {
+                    taken.iter().any(|t| t == code)
+                }))
             } else {
-                (LoginStatus::Confirmed, None)
+                None
             };
-            writes::mark_scanned(db, &attempt.id, &user, openid, status, code.as_deref(), now)?;
+            // Read as pending in this very transaction: it still is.
+            let Some(status) =
+                attempt_sql::record_scan(db, &attempt.id, user.id, openid, code.as_deref(), now)?
+            else {
+                return Ok(Outcome::say(replies::taken_by_someone_else()));
+            };
             let reply = if status == LoginStatus::Confirmed {
                 replies::logged_in(site, &user)
             } else {
@@ -201,8 +209,8 @@ fn confirm(
     openid: &str,
     said: replies::Confirmation,
     now: i64,
-) -> writes::Result<Outcome> {
-    let waiting = writes::awaiting_confirmation(db, openid, now)?;
+) -> Result<Outcome> {
+    let waiting = attempt_sql::awaiting_confirmation(db, openid, now)?;
     let code = match said {
         _ if waiting.is_empty() => {
             // Digits alone may mean anything: only a 确认 gets an answer.
@@ -221,11 +229,11 @@ fn confirm(
     else {
         return Ok(Outcome::say(replies::wrong_code()));
     };
-    if !writes::mark_confirmed(db, &attempt.id, now)? {
+    if !attempt_sql::record_confirmation(db, &attempt.id, now)? {
         return Ok(Outcome::say(replies::nothing_to_confirm()));
     }
     let user = match attempt.user_id {
-        Some(id) => writes::find_user(db, id)?,
+        Some(id) => user_sql::find_user(db, id)?,
         None => None,
     };
     let site = rules.site.as_str();
@@ -239,7 +247,7 @@ fn confirm(
     })
 }
 
-fn confirm_prompt(site: &str, attempt: &store::Attempt, now: i64) -> String {
+fn confirm_prompt(site: &str, attempt: &Attempt, now: i64) -> String {
     let minutes_left = ((attempt.expires_at - now) as f64 / 60_000.0)
         .ceil()
         .max(1.0) as i64;

@@ -9,8 +9,8 @@
 //! 3. with an EncodingAESKey, encryption: a plain body is refused, and the
 //!    encrypted part is verified by `msg_signature` and used alone (the
 //!    verifier);
-//! 4. its stamp `(timestamp, nonce)` not seen before with another body (the
-//!    writer, in the transaction of the push's effects): within the window a
+//! 4. its stamp `(timestamp, nonce)` not seen before with another body
+//!    (`push`, in the transaction of the push's effects): within the window a
 //!    signature is reusable, since in plain mode it never covers the body.
 //!    An identical request is a retry and gets the first answer.
 //!
@@ -35,7 +35,7 @@ use sha2::{Digest, Sha256};
 use wechat::{message::text_reply, CallbackError, CallbackQuery};
 
 use super::{
-    inbox::{Push, Reply},
+    push::{Push, Reply},
     refusals::{self, RefusalLog},
     secrets,
     writer::Pushed,

@@ -9,7 +9,8 @@ use wechat::{
     api::ClientConfig, ApiError, CallbackVerifier, Client, MessageCrypto, QrTicket, TokenCache,
 };
 
-use crate::{config::WechatConfig, token_store::DbTokenStore};
+use super::token_store::DbTokenStore;
+use crate::config::WechatConfig;
 
 /// Refresh the access token this long before WeChat expires it.
 const TOKEN_MARGIN: Duration = Duration::from_secs(300);

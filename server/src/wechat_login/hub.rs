@@ -9,7 +9,7 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use app::modules::wechat_login::protocol::LoginStatus;
+use app::modules::wechat_login::status::LoginStatus;
 use tokio::sync::watch;
 
 pub trait LoginHub: Send + Sync + 'static {
