@@ -9,7 +9,7 @@ use sqlx::{
 };
 
 use super::report::Finding;
-use crate::{config::Config, wechat_link::local_url};
+use crate::{config::Config, wechat_login::wechat_link::local_url};
 
 pub fn theme(dir: &Path) -> Finding {
     const TOPIC: &str = "主题";
