@@ -84,6 +84,10 @@ pub struct LoginConfig {
     pub expiry: Duration,
     /// `SESSION_DAYS`: how long a login lasts.
     pub session_ttl: Duration,
+    /// `SESSION_CACHE_SECONDS`: how long a session seen is kept in memory
+    /// (0: never). Logout and a new login end it at once in the process
+    /// that made them; in another process it bounds the delay.
+    pub session_cache: Duration,
     /// `LOGIN_CONFIRM_MODE`: a scan must be confirmed by replying 确认.
     pub confirm_mode: bool,
     /// `LOGIN_START_PER_MINUTE`: QR codes one client address (an IPv6 /64)
@@ -157,6 +161,12 @@ impl Config {
                 session_ttl: Duration::from_secs(
                     86_400 * number(&get, "SESSION_DAYS", 30, 1..=365)?,
                 ),
+                session_cache: Duration::from_secs(number(
+                    &get,
+                    "SESSION_CACHE_SECONDS",
+                    60,
+                    0..=3_600,
+                )?),
                 confirm_mode: flag(&get, "LOGIN_CONFIRM_MODE", false)?,
                 start_per_minute: number(&get, "LOGIN_START_PER_MINUTE", 10, 0..=1_000_000)? as u32,
                 start_site_per_minute: number(

@@ -33,6 +33,7 @@ use crate::{
         hub::{LoginHub, MemoryHub},
         push::Rules,
         rate_limit::StartLimits,
+        session_cache::SessionCache,
         streams::StreamLimits,
         wechat_link::{local_url, LinkError, WechatLink},
         writer::Writer,
@@ -163,6 +164,7 @@ impl Application {
             streams_max,
         )
         .await?;
+        let sessions = SessionCache::new(config.login.session_cache);
         let state = AppState::new(Shared {
             hub,
             writer: writer.clone(),
@@ -183,6 +185,7 @@ impl Application {
             db,
             theme: Arc::new(theme),
             shutdown,
+            sessions,
         });
         let header_read_timeout = state.config.http.header_read_timeout;
         let router = router(

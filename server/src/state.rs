@@ -58,6 +58,8 @@ pub struct Shared {
     /// The writing module; `None` without DeepSeek (and its sandbox).
     pub writing: Option<Arc<Writing>>,
     pub shutdown: Shutdown,
+    /// Sessions seen within `SESSION_CACHE_SECONDS`.
+    pub sessions: crate::wechat_login::session_cache::SessionCache,
 }
 
 impl FromRef<AppState> for LeptosOptions {

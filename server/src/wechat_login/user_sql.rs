@@ -56,21 +56,22 @@ pub fn create_session(
     Ok(())
 }
 
-/// The user of a live (unexpired, not revoked) session.
+/// The user of a live (unexpired, not revoked) session, and when the
+/// session ends (Unix ms).
 pub async fn session_user(
     db: &SqlitePool,
     token_hash: &[u8],
     now: i64,
-) -> sqlx::Result<Option<User>> {
-    let row: Option<(i64, String)> = sqlx::query_as(
-        "SELECT users.id, users.display_name FROM sessions JOIN users ON users.id = sessions.user_id
+) -> sqlx::Result<Option<(User, i64)>> {
+    let row: Option<(i64, String, i64)> = sqlx::query_as(
+        "SELECT users.id, users.display_name, sessions.expires_at FROM sessions JOIN users ON users.id = sessions.user_id
          WHERE sessions.token_hash = ? AND sessions.revoked_at IS NULL AND sessions.expires_at > ?",
     )
     .bind(token_hash)
     .bind(now)
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|(id, display_name)| User { id, display_name }))
+    Ok(row.map(|(id, display_name, expires_at)| (User { id, display_name }, expires_at)))
 }
 
 pub async fn revoke_session(db: &SqlitePool, token_hash: &[u8], now: i64) -> sqlx::Result<()> {

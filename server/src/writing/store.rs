@@ -132,7 +132,7 @@ pub async fn latest_version(
 /// Every version of article `id`, oldest first.
 pub async fn version_infos(db: &SqlitePool, id: &str) -> sqlx::Result<Vec<VersionInfo>> {
     let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(
-        "SELECT number, status, length(body), created_at FROM article_versions
+        "SELECT number, status, body_chars, created_at FROM article_versions
          WHERE article_id = ? ORDER BY number",
     )
     .bind(id)
@@ -152,7 +152,7 @@ pub async fn version_infos(db: &SqlitePool, id: &str) -> sqlx::Result<Vec<Versio
 /// `user`'s articles, newest first.
 pub async fn list(db: &SqlitePool, user: i64) -> sqlx::Result<Vec<ArticleSummary>> {
     let rows: Vec<(String, String, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT a.id, a.title, a.kind, v.status, length(v.body), a.updated_at
+        "SELECT a.id, a.title, a.kind, v.status, v.body_chars, a.updated_at
          FROM articles a JOIN article_versions v ON v.article_id = a.id AND v.number = a.latest
          WHERE a.user_id = ? ORDER BY a.updated_at DESC LIMIT ?",
     )
@@ -305,6 +305,14 @@ pub fn requeue_version(
     Ok(changed == 1)
 }
 
+/// The length of a text as the article list shows it (characters, what
+/// SQLite's `length()` counts). Stored with the text: `length(body)` in the
+/// list's query read every article's whole text, 31% of the `/articles`
+/// page's instructions with 50 articles (bench/README.md).
+fn chars(text: &str) -> i64 {
+    text.chars().count() as i64
+}
+
 /// New text of a running version, to append where the stored text ends.
 #[derive(Clone, Debug)]
 pub struct Append {
@@ -325,7 +333,7 @@ pub struct Append {
 pub fn append(db: &Connection, appends: &[Append], now: i64) -> rusqlite::Result<usize> {
     let mut statement = db.prepare_cached(
         "UPDATE article_versions SET
-             body = body || ?1, body_bytes = body_bytes + ?2,
+             body = body || ?1, body_bytes = body_bytes + ?2, body_chars = body_chars + ?11,
              reasoning = reasoning || ?3, reasoning_bytes = reasoning_bytes + ?4,
              status = ?5, updated_at = ?6
          WHERE article_id = ?7 AND number = ?8 AND body_bytes = ?9 AND reasoning_bytes = ?10
@@ -344,6 +352,7 @@ pub fn append(db: &Connection, appends: &[Append], now: i64) -> rusqlite::Result
             a.version,
             a.text_at as i64,
             a.reasoning_at as i64,
+            chars(&a.text),
         ])?;
     }
     Ok(appended)
@@ -372,7 +381,7 @@ pub fn finish(db: &Connection, end: &Finish, now: i64) -> rusqlite::Result<()> {
     let usage = end.usage.as_ref();
     db.prepare_cached(
         "UPDATE article_versions SET
-             status = ?, body = ?, body_bytes = ?, reasoning = ?, reasoning_bytes = ?,
+             status = ?, body = ?, body_bytes = ?, body_chars = ?, reasoning = ?, reasoning_bytes = ?,
              problem = ?, prompt_tokens = ?, completion_tokens = ?, cache_hit_tokens = ?,
              cache_miss_tokens = ?, reasoning_tokens = ?, elapsed_ms = ?, updated_at = ?
          WHERE article_id = ? AND number = ?",
@@ -381,6 +390,7 @@ pub fn finish(db: &Connection, end: &Finish, now: i64) -> rusqlite::Result<()> {
         status_name(end.status),
         end.text,
         end.text.len() as i64,
+        chars(&end.text),
         end.reasoning,
         end.reasoning.len() as i64,
         end.problem,
@@ -418,12 +428,12 @@ pub fn save(
 ) -> rusqlite::Result<Option<i64>> {
     let revision: Option<i64> = db
         .prepare_cached(
-            "UPDATE article_versions SET body = ?, body_bytes = ?, revision = revision + 1, updated_at = ?
+            "UPDATE article_versions SET body = ?, body_bytes = ?, body_chars = ?, revision = revision + 1, updated_at = ?
              WHERE article_id = ? AND number = ? AND status NOT IN ('queued', 'running')
              RETURNING revision",
         )?
         .query_row(
-            params![body, body.len() as i64, now, article, number],
+            params![body, body.len() as i64, chars(body), now, article, number],
             |row| row.get(0),
         )
         .optional()?;
