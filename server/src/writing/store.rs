@@ -523,6 +523,47 @@ mod tests {
         assert_eq!(forget_generations(&conn, 1_002).unwrap(), 4);
     }
 
+    /// The list shows lengths in characters, kept with the text by every
+    /// write (not counted over every article's text when listing).
+    #[tokio::test]
+    async fn the_list_counts_characters_as_the_text_is_written() {
+        let (_dir, pool, conn) = db().await;
+        insert_article(&conn, &new_article("a", 1), 1).unwrap();
+        let chars_listed = || async { list(&pool, 1).await.unwrap()[0].chars };
+        assert_eq!(chars_listed().await, 0);
+        let piece = |at: usize, text: &str| Append {
+            article: "a".into(),
+            version: 1,
+            text_at: at,
+            reasoning_at: 0,
+            text: text.into(),
+            reasoning: "想一想".into(),
+            status: GenerationStatus::Running,
+        };
+        append(&conn, &[piece(0, "春天 tea")], 2).unwrap();
+        assert_eq!(chars_listed().await, 6, "2 + 4, not 10 bytes");
+        let end = Finish {
+            article: "a".into(),
+            version: 1,
+            status: GenerationStatus::Done,
+            text: "# 春茶\n\n春天喝茶。".into(),
+            reasoning: String::new(),
+            problem: None,
+            usage: None,
+            elapsed_ms: 1,
+            title: None,
+            give_back: None,
+        };
+        finish(&conn, &end, 3).unwrap();
+        assert_eq!(chars_listed().await, 11);
+        assert!(save(&conn, "a", 1, "春茶", "改过的 text", 4)
+            .unwrap()
+            .is_some());
+        assert_eq!(chars_listed().await, 8);
+        let infos = version_infos(&pool, "a").await.unwrap();
+        assert_eq!(infos[0].chars, 8);
+    }
+
     #[tokio::test]
     async fn appends_land_once_where_the_text_ends() {
         let (_dir, pool, conn) = db().await;
