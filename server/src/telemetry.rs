@@ -92,6 +92,14 @@ impl RequestId {
     }
 }
 
+/// The reference an error answer shows the visitor, to quote to the site's
+/// owner: the request id, which every log line of the request carries (the
+/// access line, the error's details). Outside a request (unit tests,
+/// background tasks), a fresh id.
+pub fn error_reference() -> String {
+    RequestId::current().unwrap_or_default().as_str().to_owned()
+}
+
 impl Default for RequestId {
     fn default() -> Self {
         Self::new()

@@ -882,8 +882,15 @@ async fn a_wechat_failure_shows_plain_words_and_a_reference_the_log_explains() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 502);
+    let request_id = refused.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let body: serde_json::Value = refused.json().await.unwrap();
     let reference = body["reference"].as_str().unwrap().to_owned();
+    // One id for the whole request: the reference is the request id, so
+    // every log line of the request (the access line too) carries it.
+    assert_eq!(reference, request_id);
     let message = body["message"].as_str().unwrap();
     assert!(message.contains(&reference), "{message}");
     let text = body.to_string();

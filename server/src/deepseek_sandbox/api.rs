@@ -23,6 +23,7 @@ use super::{
     article,
     brief::Brief,
     error::ApiError,
+    faults::{FaultKind, HOSTILE_ANSWER},
     stream::{self, Answer},
     tokens, DeepseekSandbox,
 };
@@ -375,6 +376,9 @@ async fn chat(
     let mut written = article::write(&brief, order.seed, order.json_output);
     if let Some(so_far) = &order.continues {
         written.content = article::rest_after(&written.content, so_far).to_owned();
+    }
+    if fault.is_some_and(|f| f.fault == FaultKind::HostileAnswer) {
+        written.content = HOSTILE_ANSWER.to_owned();
     }
     // DeepSeek caches prompt prefixes in 64-token units.
     let cache_hit = order

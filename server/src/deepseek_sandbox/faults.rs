@@ -29,10 +29,25 @@ pub enum FaultKind {
     MalformedChunk,
     /// Halfway through, only keep-alives for `delay_ms`, then the rest.
     StallMidway,
+    /// A complete answer whose text is an attack on the page that shows it
+    /// ([`HOSTILE_ANSWER`]): a model can be talked into writing anything.
+    HostileAnswer,
 }
 
+/// What [`FaultKind::HostileAnswer`] writes: script, raw HTML, event
+/// handlers and `javascript:`/`data:` links, in the places Markdown lets
+/// them through (inline, block, link, image, heading).
+pub const HOSTILE_ANSWER: &str = "# 标题<script>alert('title')</script>\n\n\
+正文<script>alert(1)</script>，<img src=x onerror=\"alert(2)\">，\
+<a href=\"javascript:alert(3)\">点我</a>。\n\n\
+<div onmouseover=\"alert(4)\"><iframe src=\"https://evil.example/\"></iframe></div>\n\n\
+[链接](javascript:alert(5)) 和 [数据](data:text/html;base64,PHNjcmlwdD5hbGVydCg2KTwvc2NyaXB0Pg==)\n\n\
+![图](javascript:alert(7))\n\n\
+<style>body{display:none}</style><form action=\"https://evil.example/\"><input name=x></form>\n\n\
+最后一句是正常的文字。\n";
+
 impl FaultKind {
-    pub const ALL: [FaultKind; 10] = [
+    pub const ALL: [FaultKind; 11] = [
         Self::Unauthorized,
         Self::InsufficientBalance,
         Self::RateLimited,
@@ -43,6 +58,7 @@ impl FaultKind {
         Self::CutMidway,
         Self::MalformedChunk,
         Self::StallMidway,
+        Self::HostileAnswer,
     ];
 
     /// The HTTP status answered instead of the article, if any.
@@ -69,6 +85,7 @@ impl FaultKind {
             Self::CutMidway => "cut_midway",
             Self::MalformedChunk => "malformed_chunk",
             Self::StallMidway => "stall_midway",
+            Self::HostileAnswer => "hostile_answer",
         }
     }
 
@@ -85,6 +102,7 @@ impl FaultKind {
             Self::CutMidway => "写到一半连接断开（没有 [DONE]）",
             Self::MalformedChunk => "写到一半发来无法解析的数据块",
             Self::StallMidway => "写到一半停顿（只发 keep-alive）",
+            Self::HostileAnswer => "写出带脚本和恶意链接的文章（检查网页不受影响）",
         }
     }
 

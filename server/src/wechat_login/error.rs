@@ -13,7 +13,6 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use rand::Rng;
 use wechat::ApiError;
 
 use super::streams::StreamRefusal;
@@ -155,19 +154,9 @@ fn wechat_words(err: &ApiError) -> &'static str {
     }
 }
 
-/// A short id that ties what a visitor sees to the operator's log line:
-/// 8 characters without look-alikes (no 0/O, 1/I/L).
-fn new_reference() -> String {
-    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
-    let mut rng = rand::rng();
-    (0..8)
-        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
-        .collect()
-}
-
 impl IntoResponse for LoginError {
     fn into_response(self) -> Response {
-        let reference = new_reference();
+        let reference = crate::telemetry::error_reference();
         let (status, code, message) = self.parts(&reference);
         let logged = status.is_server_error();
         if logged {
@@ -222,7 +211,7 @@ mod tests {
         assert_eq!(status, StatusCode::BAD_GATEWAY);
         let message = body["message"].as_str().unwrap();
         let reference = body["reference"].as_str().unwrap();
-        assert_eq!(reference.len(), 8);
+        assert_eq!(reference.len(), 10);
         assert!(message.contains(reference), "{message}");
         assert!(message.contains("网站管理员"), "{message}");
         let text = body.to_string();
@@ -268,8 +257,11 @@ mod tests {
 
     #[test]
     fn references_are_short_and_differ() {
-        let (a, b) = (new_reference(), new_reference());
-        assert_eq!(a.len(), 8);
+        let (a, b) = (
+            crate::telemetry::error_reference(),
+            crate::telemetry::error_reference(),
+        );
+        assert_eq!(a.len(), 10);
         assert_ne!(a, b);
     }
 }

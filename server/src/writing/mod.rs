@@ -169,19 +169,9 @@ pub fn is_article_id(id: &str) -> bool {
 pub fn server_error(
     error: impl std::fmt::Display,
 ) -> app::modules::writing::protocol::WritingError {
-    let reference = new_reference();
+    let reference = crate::telemetry::error_reference();
     tracing::error!(%reference, %error, "writing: a call failed");
     app::modules::writing::protocol::WritingError::Server { reference }
-}
-
-/// 8 characters without look-alikes (no 0/O, 1/I/L), as the login's.
-fn new_reference() -> String {
-    use rand::Rng;
-    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
-    let mut rng = rand::rng();
-    (0..8)
-        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
-        .collect()
 }
 
 /// An article id for logs: enough to find it, not enough to open it.

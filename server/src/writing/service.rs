@@ -444,7 +444,7 @@ mod tests {
         let WritingError::Server { reference } = &error else {
             panic!("{error:?}");
         };
-        assert_eq!(reference.len(), 8);
+        assert_eq!(reference.len(), 10);
         assert!(!error.to_string().contains("disk"));
         assert!(error.to_string().contains(reference.as_str()));
     }
