@@ -2,6 +2,8 @@
 //! group. It renders on the server only; in the browser, only the
 //! interactive modules (islands) hydrate.
 
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Meta, MetaTags, Title};
 use leptos_router::{
@@ -16,9 +18,35 @@ use crate::{
     theme::{Layout, Page, Sections},
 };
 
-/// The document around the app; `assets` names the script, wasm and
-/// stylesheet the build made (read once when the server starts).
-pub fn shell(options: LeptosOptions, assets: SiteAssets) -> impl IntoView {
+/// What the document around every page needs, read once when the server
+/// starts and shared by every render.
+pub struct Shell {
+    /// The script, wasm and stylesheet the build made.
+    pub assets: Arc<SiteAssets>,
+    /// The options for cargo-leptos's reload script, only under
+    /// `cargo leptos watch` (`LEPTOS_WATCH`). Leptos's `AutoReload` reads
+    /// that variable on every render; here it is read once.
+    pub reload: Option<LeptosOptions>,
+}
+
+impl Shell {
+    pub fn new(options: &LeptosOptions, assets: SiteAssets) -> Arc<Self> {
+        Arc::new(Self {
+            assets: Arc::new(assets),
+            reload: std::env::var_os("LEPTOS_WATCH")
+                .is_some()
+                .then(|| options.clone()),
+        })
+    }
+}
+
+/// The document around the app.
+pub fn shell(shell: &Shell) -> impl IntoView {
+    let assets = shell.assets.clone();
+    let reload = shell
+        .reload
+        .clone()
+        .map(|options| view! { <AutoReload options /> });
     view! {
         <!DOCTYPE html>
         <html lang="zh-CN">
@@ -26,7 +54,7 @@ pub fn shell(options: LeptosOptions, assets: SiteAssets) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
-                <AutoReload options />
+                {reload}
                 <IslandScripts assets=assets.clone() />
                 <SiteStylesheet assets />
                 <MetaTags />

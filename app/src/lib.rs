@@ -8,4 +8,4 @@ pub mod modules;
 mod sandbox;
 pub mod theme;
 
-pub use app::{shell, App, RequestPanicked};
+pub use app::{shell, App, RequestPanicked, Shell};

@@ -74,6 +74,11 @@ pub async fn seed(db_path: &Path) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot add an article's text: {e}"))?;
         }
+        // A server that keeps the length with the text (`body_chars`) gets
+        // it; an older one has no such column.
+        let _ = sqlx::query("UPDATE article_versions SET body_chars = length(body)")
+            .execute(&mut *tx)
+            .await;
         tx.commit().await.map_err(|e| e.to_string())
     }
     .await;

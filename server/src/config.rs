@@ -84,6 +84,10 @@ pub struct LoginConfig {
     pub expiry: Duration,
     /// `SESSION_DAYS`: how long a login lasts.
     pub session_ttl: Duration,
+    /// `SESSION_CACHE_SECONDS`: how long a session seen is kept in memory
+    /// (0: never). Logout and a new login end it at once in the process
+    /// that made them; in another process it bounds the delay.
+    pub session_cache: Duration,
     /// `LOGIN_CONFIRM_MODE`: a scan must be confirmed by replying 确认.
     pub confirm_mode: bool,
     /// `LOGIN_WECHAT_OAUTH`: inside WeChat, 微信一键登录 through 网页授权
@@ -165,6 +169,12 @@ impl Config {
                 session_ttl: Duration::from_secs(
                     86_400 * number(&get, "SESSION_DAYS", 30, 1..=365)?,
                 ),
+                session_cache: Duration::from_secs(number(
+                    &get,
+                    "SESSION_CACHE_SECONDS",
+                    60,
+                    0..=3_600,
+                )?),
                 confirm_mode: flag(&get, "LOGIN_CONFIRM_MODE", false)?,
                 wechat_oauth: flag(&get, "LOGIN_WECHAT_OAUTH", false)?,
                 oauth_followers_only: flag(&get, "LOGIN_OAUTH_FOLLOWERS_ONLY", true)?,

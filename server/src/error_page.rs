@@ -92,15 +92,14 @@ async fn answer(state: &AppState, parts: Parts) -> Response {
 /// The site's 500 page, for the visitor who made `parts`.
 async fn page(state: &AppState, parts: Parts) -> Response {
     let theme = state.theme.clone();
-    let leptos = state.leptos.clone();
-    let assets = state.assets.clone();
+    let page_shell = state.shell.clone();
     let render = leptos_axum::render_app_to_stream_with_context(
         move || {
             provide_context(theme.clone());
             provide_context(RequestPanicked);
             crate::security_headers::page_policy();
         },
-        move || shell(leptos.clone(), assets.clone()),
+        move || shell(&page_shell),
     );
     let mut request = Request::from_parts(parts, axum::body::Body::empty());
     // The header shows who is logged in, as on every page.

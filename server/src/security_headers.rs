@@ -63,8 +63,10 @@ pub fn page_policy() {
     ) else {
         return;
     };
-    let dev_reload = std::env::var_os("LEPTOS_WATCH").is_some();
-    if let Ok(value) = HeaderValue::from_str(&page_csp(&nonce, dev_reload)) {
+    // Read once: the environment is behind a lock, and this runs per page.
+    static DEV_RELOAD: std::sync::LazyLock<bool> =
+        std::sync::LazyLock::new(|| std::env::var_os("LEPTOS_WATCH").is_some());
+    if let Ok(value) = HeaderValue::from_str(&page_csp(&nonce, *DEV_RELOAD)) {
         response.insert_header(header::CONTENT_SECURITY_POLICY, value);
     }
 }

@@ -2,7 +2,7 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
-use app::{assets::SiteAssets, modules::admin::OpsService, shell, App};
+use app::{modules::admin::OpsService, shell, App, Shell};
 use axum::{
     body::Body,
     extract::{Request, State},
@@ -34,6 +34,7 @@ use crate::{
         hub::{LoginHub, MemoryHub},
         push::Rules,
         rate_limit::StartLimits,
+        session_cache::SessionCache,
         streams::StreamLimits,
         wechat_link::{local_url, LinkError, WechatLink},
         writer::Writer,
@@ -173,6 +174,7 @@ impl Application {
             ops.clone(),
         )
         .await?;
+        let sessions = SessionCache::new(config.login.session_cache);
         let state = AppState::new(Shared {
             hub,
             writer: writer.clone(),
@@ -189,17 +191,17 @@ impl Application {
             ops,
             wechat: Arc::new(wechat),
             leptos: config.leptos.clone(),
-            assets: site.assets.clone(),
+            shell: Shell::new(&config.leptos, site.assets),
             config: Arc::new(config),
             db,
             theme: Arc::new(theme),
             shutdown,
+            sessions,
         });
         let header_read_timeout = state.config.http.header_read_timeout;
         let router = router(
             state,
             Arc::new(site.files),
-            site.assets,
             sandbox.map(Arc::new),
             deepseek_sandbox,
         );
@@ -301,7 +303,6 @@ fn streams_within_file_limit(configured: u32) -> u32 {
 fn router(
     state: AppState,
     static_files: Arc<StaticFiles>,
-    assets: SiteAssets,
     sandbox: Option<Arc<Sandbox>>,
     deepseek_sandbox: Option<Arc<DeepseekSandbox>>,
 ) -> Router {
@@ -330,8 +331,11 @@ fn router(
         }
         security_headers::page_policy();
     };
-    let leptos = state.leptos.clone();
-    let app = move || shell(leptos.clone(), assets.clone());
+    // One `Arc`: axum clones the handler (and with it this closure) several
+    // times per request; it used to hold the asset names and the Leptos
+    // options, copied each time (bench/README.md).
+    let page_shell = state.shell.clone();
+    let app = move || shell(&page_shell);
 
     // In real mode the sandbox's pages do not exist (the app renders its
     // 404 there too).

@@ -41,8 +41,9 @@ impl std::ops::Deref for AppState {
 pub struct Shared {
     pub config: Arc<Config>,
     pub leptos: LeptosOptions,
-    /// The names of the site's script, wasm and stylesheet (read once).
-    pub assets: app::assets::SiteAssets,
+    /// What the document around every page needs: the names of the site's
+    /// script, wasm and stylesheet (read once).
+    pub shell: Arc<app::Shell>,
     pub db: SqlitePool,
     pub theme: Arc<Theme>,
     pub wechat: Arc<WechatLink>,
@@ -60,6 +61,8 @@ pub struct Shared {
     /// Failures counted for the operator page, written once a minute.
     pub ops: Arc<OpsEvents>,
     pub shutdown: Shutdown,
+    /// Sessions seen within `SESSION_CACHE_SECONDS`.
+    pub sessions: crate::wechat_login::session_cache::SessionCache,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -13,7 +13,7 @@
 //! `island_script.js` is Leptos 0.8's island loader (MIT licence), copied
 //! unchanged; a test checks that the tags stay the same as Leptos's.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use leptos::{oco::Oco, prelude::*, WasmSplitManifest};
 
@@ -127,23 +127,24 @@ impl SiteAssets {
 }
 
 /// The island loader and its preload hints, as Leptos's
-/// `<HydrationScripts islands=true />` writes them.
+/// `<HydrationScripts islands=true />` writes them. The names are shared,
+/// not copied, by every render (`Arc`).
 #[component]
-pub fn IslandScripts(assets: SiteAssets) -> impl IntoView {
+pub fn IslandScripts(assets: Arc<SiteAssets>) -> impl IntoView {
     let SiteAssets {
         pkg_dir,
         js,
         wasm,
         split,
         ..
-    } = assets;
+    } = &*assets;
     // Pages that render a lazy island preload its chunks (see
     // leptos_integration_utils).
     if let Some(split) = split {
         provide_context(WasmSplitManifest(ArcStoredValue::new((
             format!("/{pkg_dir}"),
-            split.preloads,
-            split.loader,
+            split.preloads.clone(),
+            split.loader.clone(),
         ))));
     }
     // In islands mode only islands hydrate; the rest of the page is HTML.
@@ -180,7 +181,7 @@ pub fn IslandScripts(assets: SiteAssets) -> impl IntoView {
 /// The site's stylesheet, as Leptos's `<HashedStylesheet id="leptos" />`
 /// writes it.
 #[component]
-pub fn SiteStylesheet(assets: SiteAssets) -> impl IntoView {
+pub fn SiteStylesheet(assets: Arc<SiteAssets>) -> impl IntoView {
     view! { <link id="leptos" rel="stylesheet" href=assets.css_href() /> }
 }
 
@@ -233,7 +234,7 @@ mod tests {
             .output_name("site")
             .build();
         options.hash_files = false;
-        let assets = SiteAssets::unhashed("site", "pkg");
+        let assets = Arc::new(SiteAssets::unhashed("site", "pkg"));
         let owner = Owner::new();
         let (ours, theirs) = owner.with(|| {
             let ours = view! { <IslandScripts assets=assets.clone() /> }.to_html();

@@ -62,8 +62,8 @@ pub fn load(dir: &Path) -> Result<Theme, LoadError> {
     Ok(Theme {
         layout: Layout {
             site,
-            header,
-            footer,
+            header: header.into(),
+            footer: footer.into(),
             sandbox: false,
             deepseek_sandbox: false,
             wechat_oauth: false,
@@ -154,7 +154,7 @@ pub fn parse_page(file: &Path, text: &str) -> Result<Page, LoadError> {
         slug,
         title: page.title,
         description: page.description,
-        sections,
+        sections: sections.into(),
     };
     if page.slug == "index" && page.admins_only() {
         return Err(fail(

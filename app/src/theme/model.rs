@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::Module;
@@ -52,7 +54,8 @@ pub struct Page {
     pub slug: String,
     pub title: String,
     pub description: String,
-    pub sections: Vec<Section>,
+    /// Shared by every render of the page (loaded once, never copied).
+    pub sections: Arc<[Section]>,
 }
 
 impl Page {
@@ -70,8 +73,9 @@ impl Page {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Layout {
     pub site: SiteSettings,
-    pub header: Vec<Section>,
-    pub footer: Vec<Section>,
+    /// Shared by every render (loaded once, never copied).
+    pub header: Arc<[Section]>,
+    pub footer: Arc<[Section]>,
     /// The WeChat sandbox is on: every page says so.
     pub sandbox: bool,
     /// The DeepSeek sandbox writes the articles: every page says so too.

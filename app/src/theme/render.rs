@@ -1,5 +1,7 @@
 //! Turns sections into views, each in a frame that contains its failure.
 
+use std::sync::Arc;
+
 use leptos::prelude::*;
 
 use super::{
@@ -7,17 +9,19 @@ use super::{
     Section,
 };
 
-/// Renders sections in their file's order.
+/// Renders sections in their file's order. The sections are the loaded
+/// theme's, shared: a render copies only the settings each module's view
+/// takes.
 #[component]
-pub fn Sections(sections: Vec<Section>) -> AnyView {
+pub fn Sections(#[prop(into)] sections: Arc<[Section]>) -> AnyView {
     sections
-        .into_iter()
+        .iter()
         .map(render_section)
         .collect_view()
         .into_any()
 }
 
-fn render_section(section: Section) -> AnyView {
+fn render_section(section: &Section) -> AnyView {
     let Section {
         id,
         module,
@@ -25,12 +29,10 @@ fn render_section(section: Section) -> AnyView {
         place,
     } = section;
     let name = module.name();
-    let blocks = blocks
-        .into_iter()
-        .map(render_section)
-        .collect_view()
-        .into_any();
-    view! { <ModuleFrame name id place>{module.render(blocks)}</ModuleFrame> }.into_any()
+    let blocks = blocks.iter().map(render_section).collect_view().into_any();
+    let module = module.clone();
+    view! { <ModuleFrame name id=id.clone() place=place.clone()>{module.render(blocks)}</ModuleFrame> }
+        .into_any()
 }
 
 /// The id of the section being rendered, for modules that need unique DOM ids.

@@ -188,7 +188,9 @@ async fn complete(
     // A new login ends whatever session this browser held: its old token
     // logs nobody in any more, even if it was copied.
     for old in LoginCookie::Session.read_all(&headers, client.https) {
-        user_sql::revoke_session(&state.db, &secrets::hash(&old), now).await?;
+        let old = secrets::hash(&old);
+        user_sql::revoke_session(&state.db, &old, now).await?;
+        state.sessions.revoked(&old);
     }
 
     let cookie = LoginCookie::Session.set(&token, client.https, Some(ttl));
@@ -210,7 +212,9 @@ async fn logout(
         .read(&headers, client.https)
         .map_err(|_| LoginError::DuplicateCookie)?;
     if let Some(token) = token {
-        user_sql::revoke_session(&state.db, &secrets::hash(&token), clock::now_ms()).await?;
+        let token = secrets::hash(&token);
+        user_sql::revoke_session(&state.db, &token, clock::now_ms()).await?;
+        state.sessions.revoked(&token);
     }
     let cookie = LoginCookie::Session.clear(client.https);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())

@@ -67,6 +67,7 @@ mod refusals;
 mod replies;
 mod secrets;
 mod session;
+pub mod session_cache;
 pub mod streams;
 mod token_store;
 mod user_sql;

@@ -9,11 +9,13 @@ use axum::{
     response::Response,
 };
 
-use super::{client, cookies::LoginCookie, secrets, user_sql};
+use super::{client, cookies::LoginCookie, secrets, session_cache::CachedSession, user_sql};
 use crate::{clock, state::AppState};
 
-/// The user the request's session cookie belongs to, with his openid. A
-/// session cookie sent twice counts as none (see `cookies`).
+/// The user the request's session cookie belongs to, with his openid:
+/// from the session cache when it was seen within `SESSION_CACHE_SECONDS`,
+/// else from the database. A session cookie sent twice counts as none (see
+/// `cookies`).
 pub async fn user_of(state: &AppState, headers: &HeaderMap) -> Option<(User, String)> {
     let https = client::is_https(headers, state.config.trust_proxy_headers);
     let token = match LoginCookie::Session.read(headers, https) {
@@ -23,8 +25,23 @@ pub async fn user_of(state: &AppState, headers: &HeaderMap) -> Option<(User, Str
             return None;
         }
     };
-    match user_sql::session_user(&state.db, &secrets::hash(&token), clock::now_ms()).await {
-        Ok(user) => user,
+    let token_hash = secrets::hash(&token);
+    let now = clock::now_ms();
+    if let Some(user) = state.sessions.get(&token_hash, now) {
+        return Some(user);
+    }
+    let before = state.sessions.revocations_so_far();
+    match user_sql::session_user(&state.db, &token_hash, now).await {
+        Ok(Some((user, openid, expires_at))) => {
+            let session = CachedSession {
+                user: user.clone(),
+                openid: openid.clone(),
+                expires_at,
+            };
+            state.sessions.insert(token_hash, session, before);
+            Some((user, openid))
+        }
+        Ok(None) => None,
         Err(err) => {
             tracing::error!(error = %err, "cannot look up a session; treating the request as logged out");
             None

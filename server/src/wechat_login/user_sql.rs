@@ -73,15 +73,16 @@ pub fn create_session(
     Ok(())
 }
 
-/// The user of a live (unexpired, not revoked) session, with his openid
-/// (which only the server sees: it decides who is an operator).
+/// The user of a live (unexpired, not revoked) session, his openid (which
+/// only the server sees: it decides who is an operator), and when the
+/// session ends (Unix ms).
 pub async fn session_user(
     db: &SqlitePool,
     token_hash: &[u8],
     now: i64,
-) -> sqlx::Result<Option<(User, String)>> {
-    let row: Option<(i64, String, String)> = sqlx::query_as(
-        "SELECT users.id, users.display_name, users.openid FROM sessions
+) -> sqlx::Result<Option<(User, String, i64)>> {
+    let row: Option<(i64, String, String, i64)> = sqlx::query_as(
+        "SELECT users.id, users.display_name, users.openid, sessions.expires_at FROM sessions
          JOIN users ON users.id = sessions.user_id
          WHERE sessions.token_hash = ? AND sessions.revoked_at IS NULL AND sessions.expires_at > ?",
     )
@@ -89,7 +90,9 @@ pub async fn session_user(
     .bind(now)
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|(id, display_name, openid)| (User { id, display_name }, openid)))
+    Ok(row.map(|(id, display_name, openid, expires_at)| {
+        (User { id, display_name }, openid, expires_at)
+    }))
 }
 
 pub async fn revoke_session(db: &SqlitePool, token_hash: &[u8], now: i64) -> sqlx::Result<()> {

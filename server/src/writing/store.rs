@@ -132,7 +132,7 @@ pub async fn latest_version(
 /// Every version of article `id`, oldest first.
 pub async fn version_infos(db: &SqlitePool, id: &str) -> sqlx::Result<Vec<VersionInfo>> {
     let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(
-        "SELECT number, status, length(body), created_at FROM article_versions
+        "SELECT number, status, body_chars, created_at FROM article_versions
          WHERE article_id = ? ORDER BY number",
     )
     .bind(id)
@@ -152,7 +152,7 @@ pub async fn version_infos(db: &SqlitePool, id: &str) -> sqlx::Result<Vec<Versio
 /// `user`'s articles, newest first.
 pub async fn list(db: &SqlitePool, user: i64) -> sqlx::Result<Vec<ArticleSummary>> {
     let rows: Vec<(String, String, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT a.id, a.title, a.kind, v.status, length(v.body), a.updated_at
+        "SELECT a.id, a.title, a.kind, v.status, v.body_chars, a.updated_at
          FROM articles a JOIN article_versions v ON v.article_id = a.id AND v.number = a.latest
          WHERE a.user_id = ? ORDER BY a.updated_at DESC LIMIT ?",
     )
@@ -305,6 +305,14 @@ pub fn requeue_version(
     Ok(changed == 1)
 }
 
+/// The length of a text as the article list shows it (characters, what
+/// SQLite's `length()` counts). Stored with the text: `length(body)` in the
+/// list's query read every article's whole text, 31% of the `/articles`
+/// page's instructions with 50 articles (bench/README.md).
+fn chars(text: &str) -> i64 {
+    text.chars().count() as i64
+}
+
 /// New text of a running version, to append where the stored text ends.
 #[derive(Clone, Debug)]
 pub struct Append {
@@ -325,7 +333,7 @@ pub struct Append {
 pub fn append(db: &Connection, appends: &[Append], now: i64) -> rusqlite::Result<usize> {
     let mut statement = db.prepare_cached(
         "UPDATE article_versions SET
-             body = body || ?1, body_bytes = body_bytes + ?2,
+             body = body || ?1, body_bytes = body_bytes + ?2, body_chars = body_chars + ?11,
              reasoning = reasoning || ?3, reasoning_bytes = reasoning_bytes + ?4,
              status = ?5, updated_at = ?6
          WHERE article_id = ?7 AND number = ?8 AND body_bytes = ?9 AND reasoning_bytes = ?10
@@ -344,6 +352,7 @@ pub fn append(db: &Connection, appends: &[Append], now: i64) -> rusqlite::Result
             a.version,
             a.text_at as i64,
             a.reasoning_at as i64,
+            chars(&a.text),
         ])?;
     }
     Ok(appended)
@@ -372,7 +381,7 @@ pub fn finish(db: &Connection, end: &Finish, now: i64) -> rusqlite::Result<()> {
     let usage = end.usage.as_ref();
     db.prepare_cached(
         "UPDATE article_versions SET
-             status = ?, body = ?, body_bytes = ?, reasoning = ?, reasoning_bytes = ?,
+             status = ?, body = ?, body_bytes = ?, body_chars = ?, reasoning = ?, reasoning_bytes = ?,
              problem = ?, prompt_tokens = ?, completion_tokens = ?, cache_hit_tokens = ?,
              cache_miss_tokens = ?, reasoning_tokens = ?, elapsed_ms = ?, updated_at = ?
          WHERE article_id = ? AND number = ?",
@@ -381,6 +390,7 @@ pub fn finish(db: &Connection, end: &Finish, now: i64) -> rusqlite::Result<()> {
         status_name(end.status),
         end.text,
         end.text.len() as i64,
+        chars(&end.text),
         end.reasoning,
         end.reasoning.len() as i64,
         end.problem,
@@ -418,12 +428,12 @@ pub fn save(
 ) -> rusqlite::Result<Option<i64>> {
     let revision: Option<i64> = db
         .prepare_cached(
-            "UPDATE article_versions SET body = ?, body_bytes = ?, revision = revision + 1, updated_at = ?
+            "UPDATE article_versions SET body = ?, body_bytes = ?, body_chars = ?, revision = revision + 1, updated_at = ?
              WHERE article_id = ? AND number = ? AND status NOT IN ('queued', 'running')
              RETURNING revision",
         )?
         .query_row(
-            params![body, body.len() as i64, now, article, number],
+            params![body, body.len() as i64, chars(body), now, article, number],
             |row| row.get(0),
         )
         .optional()?;
@@ -511,6 +521,47 @@ mod tests {
         give_back_generation(&conn, ids[0].unwrap()).unwrap();
         assert_eq!(used_since(&pool, 1, 1_000).await.unwrap(), 4);
         assert_eq!(forget_generations(&conn, 1_002).unwrap(), 4);
+    }
+
+    /// The list shows lengths in characters, kept with the text by every
+    /// write (not counted over every article's text when listing).
+    #[tokio::test]
+    async fn the_list_counts_characters_as_the_text_is_written() {
+        let (_dir, pool, conn) = db().await;
+        insert_article(&conn, &new_article("a", 1), 1).unwrap();
+        let chars_listed = || async { list(&pool, 1).await.unwrap()[0].chars };
+        assert_eq!(chars_listed().await, 0);
+        let piece = |at: usize, text: &str| Append {
+            article: "a".into(),
+            version: 1,
+            text_at: at,
+            reasoning_at: 0,
+            text: text.into(),
+            reasoning: "想一想".into(),
+            status: GenerationStatus::Running,
+        };
+        append(&conn, &[piece(0, "春天 tea")], 2).unwrap();
+        assert_eq!(chars_listed().await, 6, "2 + 4, not 10 bytes");
+        let end = Finish {
+            article: "a".into(),
+            version: 1,
+            status: GenerationStatus::Done,
+            text: "# 春茶\n\n春天喝茶。".into(),
+            reasoning: String::new(),
+            problem: None,
+            usage: None,
+            elapsed_ms: 1,
+            title: None,
+            give_back: None,
+        };
+        finish(&conn, &end, 3).unwrap();
+        assert_eq!(chars_listed().await, 11);
+        assert!(save(&conn, "a", 1, "春茶", "改过的 text", 4)
+            .unwrap()
+            .is_some());
+        assert_eq!(chars_listed().await, 8);
+        let infos = version_infos(&pool, "a").await.unwrap();
+        assert_eq!(infos[0].chars, 8);
     }
 
     #[tokio::test]
