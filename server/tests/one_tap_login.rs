@@ -126,6 +126,16 @@ async fn me(app: &TestApp, browser: &reqwest::Client) -> StatusCode {
         .status()
 }
 
+/// Logins counted for the operator page.
+async fn logins(app: &TestApp) -> i64 {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COALESCE(SUM(count), 0) FROM ops_events WHERE kind = 'login'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    n
+}
+
 #[tokio::test]
 async fn one_tap_logs_a_follower_in_and_comes_back_to_the_page() {
     let app = spawn(ON).await;
@@ -146,11 +156,14 @@ async fn one_tap_logs_a_follower_in_and_comes_back_to_the_page() {
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("允许"));
 
+    let logins_before = logins(&app).await;
     let back = allow(&app, &query, common::APPID, &openid).await;
     let answer = phone.get(back.as_str()).send().await.unwrap();
     assert_eq!(answer.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&answer), "/articles");
     assert_eq!(me(&app, &phone).await, 200);
+    // The operator page counts it with the session, in the same commit.
+    assert_eq!(logins(&app).await, logins_before + 1);
     let (attempts,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM login_attempts WHERE id = ? AND status = 'consumed' AND openid = ?",
     )

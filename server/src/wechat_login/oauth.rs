@@ -230,6 +230,7 @@ async fn come_back(
     let openid = match state.wechat.oauth_identity(&code).await {
         Ok(identity) => identity.openid,
         Err(err) => {
+            state.ops.wechat_error(&err);
             let refused_code = matches!(err.code(), Some(40029 | 40163 | 42003));
             tracing::warn!(attempt = %short(&id), errcode = ?err.code(), error = %err, "one-tap login: WeChat refused the code");
             return if refused_code {
@@ -242,6 +243,7 @@ async fn come_back(
     let follows = match state.wechat.follower(&openid).await {
         Ok(follower) => follower.follows(),
         Err(err) => {
+            state.ops.wechat_error(&err);
             tracing::error!(attempt = %short(&id), errcode = ?err.code(), error = %err, "one-tap login: user/info failed");
             return (clear(), busy(&to)).into_response();
         }

@@ -289,6 +289,8 @@ fn apply(rules: &Rules, db: &Connection, job: &Job) -> rusqlite::Result<Applied>
                 now,
                 authorized.expires_at,
             )?;
+            // A one-tap login is a login too (operator page).
+            events::count_in(db, events::LOGIN, 1, now)?;
             Applied::Complete(Completed::LoggedIn(user))
         }
         Job::Clean { limit, .. } => Applied::Clean(cleanup::delete_stale(db, now, *limit)?),
