@@ -442,11 +442,19 @@ mod tests {
         Push {
             message: parse_message(xml.as_bytes()).unwrap(),
             stamp: Stamp {
-                timestamp: clock::now_ms() / 1000,
+                timestamp: stamp_time(),
                 nonce: nonce.into(),
             },
             body_hash: Sha256::digest(xml.as_bytes()).into(),
         }
+    }
+
+    /// One timestamp for every push of the tests: reading the clock for each
+    /// made two pushes meant to share a stamp differ when a second ended
+    /// between them (seen once under load).
+    fn stamp_time() -> i64 {
+        static AT: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+        *AT.get_or_init(|| clock::now_ms() / 1000)
     }
 
     fn job(push: Push) -> (Job, oneshot::Receiver<WriteResult<Pushed>>) {
