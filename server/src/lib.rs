@@ -23,5 +23,6 @@ pub mod startup;
 pub mod state;
 pub mod static_files;
 pub mod telemetry;
+pub mod watch_map;
 pub mod wechat_login;
 pub mod writing;

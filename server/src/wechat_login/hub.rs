@@ -4,13 +4,10 @@
 //! processes will need the database to carry the news (Postgres
 //! LISTEN/NOTIFY); that is another `LoginHub`, and nothing else changes.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex, PoisonError},
-};
-
 use app::modules::wechat_login::status::LoginStatus;
 use tokio::sync::watch;
+
+use crate::watch_map::WatchMap;
 
 pub trait LoginHub: Send + Sync + 'static {
     /// Starts listening for changes of one attempt. Subscribe *before*
@@ -41,12 +38,10 @@ impl Subscription {
     }
 }
 
-type Channels = Mutex<HashMap<String, watch::Sender<Option<LoginStatus>>>>;
-
 /// The hub of a single server process.
 #[derive(Default)]
 pub struct MemoryHub {
-    channels: Arc<Channels>,
+    channels: WatchMap<Option<LoginStatus>>,
 }
 
 impl MemoryHub {
@@ -56,53 +51,22 @@ impl MemoryHub {
 
     /// Attempts with at least one listener (for tests and metrics).
     pub fn watched(&self) -> usize {
-        self.channels
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.channels.watched()
     }
 }
 
 impl LoginHub for MemoryHub {
     fn subscribe(&self, attempt: &str) -> Subscription {
-        let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
-        let receiver = channels
-            .entry(attempt.to_owned())
-            .or_insert_with(|| watch::channel(None).0)
-            .subscribe();
+        let (receiver, _unsubscribe) = self.channels.subscribe(attempt, || None);
         Subscription {
             receiver,
-            _unsubscribe: Box::new(Unsubscribe {
-                channels: Arc::clone(&self.channels),
-                attempt: attempt.to_owned(),
-            }),
+            _unsubscribe,
         }
     }
 
     fn publish(&self, attempt: &str, status: LoginStatus) {
-        let channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(sender) = channels.get(attempt) {
-            sender.send_replace(Some(status));
-        }
-    }
-}
-
-/// Removes an attempt's channel when its last listener leaves.
-struct Unsubscribe {
-    channels: Arc<Channels>,
-    attempt: String,
-}
-
-impl Drop for Unsubscribe {
-    fn drop(&mut self) {
-        let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
-        // This subscription's receiver is already gone (see `Subscription`).
-        if channels
-            .get(&self.attempt)
-            .is_some_and(|s| s.receiver_count() == 0)
-        {
-            channels.remove(&self.attempt);
-        }
+        self.channels
+            .publish(attempt, |current| *current = Some(status));
     }
 }
 

@@ -8,12 +8,9 @@
 //! processes will need the database to carry the news (PostgreSQL
 //! LISTEN/NOTIFY); that is another `ArticleHub`, and nothing else changes.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex, PoisonError},
-};
-
 use tokio::sync::watch;
+
+use crate::watch_map::WatchMap;
 
 pub trait ArticleHub: Send + Sync + 'static {
     /// Starts listening for changes of one article. Subscribe *before*
@@ -39,12 +36,11 @@ impl Subscription {
     }
 }
 
-type Channels = Mutex<HashMap<String, watch::Sender<u64>>>;
-
-/// The hub of a single server process.
+/// The hub of a single server process. Each article's value counts its
+/// news; listeners only care that it moved.
 #[derive(Default)]
 pub struct MemoryHub {
-    channels: Arc<Channels>,
+    channels: WatchMap<u64>,
 }
 
 impl MemoryHub {
@@ -54,53 +50,21 @@ impl MemoryHub {
 
     /// Articles with at least one listener (for tests).
     pub fn watched(&self) -> usize {
-        self.channels
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.channels.watched()
     }
 }
 
 impl ArticleHub for MemoryHub {
     fn subscribe(&self, article: &str) -> Subscription {
-        let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
-        let receiver = channels
-            .entry(article.to_owned())
-            .or_insert_with(|| watch::channel(0).0)
-            .subscribe();
+        let (receiver, _unsubscribe) = self.channels.subscribe(article, || 0);
         Subscription {
             receiver,
-            _unsubscribe: Box::new(Unsubscribe {
-                channels: Arc::clone(&self.channels),
-                article: article.to_owned(),
-            }),
+            _unsubscribe,
         }
     }
 
     fn publish(&self, article: &str) {
-        let channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(sender) = channels.get(article) {
-            sender.send_modify(|n| *n = n.wrapping_add(1));
-        }
-    }
-}
-
-/// Removes an article's channel when its last listener leaves.
-struct Unsubscribe {
-    channels: Arc<Channels>,
-    article: String,
-}
-
-impl Drop for Unsubscribe {
-    fn drop(&mut self) {
-        let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
-        // This subscription's receiver is already gone (see `Subscription`).
-        if channels
-            .get(&self.article)
-            .is_some_and(|s| s.receiver_count() == 0)
-        {
-            channels.remove(&self.article);
-        }
+        self.channels.publish(article, |n| *n = n.wrapping_add(1));
     }
 }
 
