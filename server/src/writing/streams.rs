@@ -68,14 +68,6 @@ impl StreamLimits {
             user,
         })
     }
-
-    /// Streams open now.
-    pub fn total(&self) -> u32 {
-        self.open
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .total
-    }
 }
 
 impl Drop for StreamPermit {
@@ -104,7 +96,7 @@ mod tests {
         let _c = limits.open(2).unwrap();
         assert_eq!(limits.open(3).err(), Some(StreamRefusal::Server));
         drop(a);
-        assert_eq!(limits.total(), 2);
+        assert_eq!(limits.open_count(), 2);
         assert!(limits.open(1).is_ok());
         let unlimited = StreamLimits::new(1, 0);
         let permits: Vec<_> = (0..100).map(|u| unlimited.open(u).unwrap()).collect();
