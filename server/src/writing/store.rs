@@ -12,16 +12,9 @@ use crate::clock;
 /// How many articles the list shows (newest first).
 pub const LIST_LIMIT: i64 = 1_000;
 
-pub fn status_name(status: GenerationStatus) -> &'static str {
-    match status {
-        GenerationStatus::Queued => "queued",
-        GenerationStatus::Running => "running",
-        GenerationStatus::Done => "done",
-        GenerationStatus::Stopped => "stopped",
-        GenerationStatus::Failed => "failed",
-        GenerationStatus::Interrupted => "interrupted",
-    }
-}
+/// The name of a status in the database: the same word as in the JSON and
+/// the pages' `data-status`.
+pub use app::modules::writing::status::word as status_name;
 
 pub fn parse_status(name: &str) -> GenerationStatus {
     match name {
