@@ -8,11 +8,8 @@ use std::{convert::Infallible, time::Duration};
 use app::modules::wechat_login::{protocol::StatusUpdate, status::LoginStatus};
 use axum::{
     extract::{Path, State},
-    http::{HeaderMap, HeaderValue},
-    response::{
-        sse::{Event, KeepAlive, Sse},
-        IntoResponse, Response,
-    },
+    http::HeaderMap,
+    response::{sse::Event, Response},
     Json,
 };
 use futures_util::stream;
@@ -69,14 +66,7 @@ pub async fn events(
         let event = follow.next_event().await?;
         Some((Ok::<_, Infallible>(event), follow))
     });
-    let mut response = Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response();
-    // Tell buffering proxies (nginx) to pass events through at once.
-    response
-        .headers_mut()
-        .insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(response)
+    Ok(crate::sse::response(events, Duration::from_secs(15)))
 }
 
 /// One browser following one attempt.

@@ -28,10 +28,7 @@ use app::{
 use axum::{
     extract::{Path, Query, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
-    response::{
-        sse::{Event, KeepAlive, Sse},
-        IntoResponse, Response,
-    },
+    response::{sse::Event, IntoResponse, Response},
     routing::get,
     Extension, Json, Router,
 };
@@ -134,14 +131,7 @@ async fn events(
         let event = follow.next_event().await?;
         Some((Ok::<_, Infallible>(event), follow))
     });
-    let mut response = Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
-        .into_response();
-    // Tell buffering proxies (nginx) to pass events through at once.
-    response
-        .headers_mut()
-        .insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(response)
+    Ok(crate::sse::response(events, KEEP_ALIVE))
 }
 
 /// One browser following one article.
