@@ -271,6 +271,7 @@ impl Generation {
 }
 
 /// How a generation ended, with all it wrote.
+#[derive(Clone, Debug)]
 pub struct Ending {
     pub status: GenerationStatus,
     pub text: String,

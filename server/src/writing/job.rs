@@ -167,24 +167,12 @@ fn verdict(generation: &Generation, outcome: &Outcome) -> (GenerationStatus, Opt
 /// Stores the end (retrying a failed write a few times), then lets the
 /// followers see it and the article leave the running ones.
 async fn store_end(core: &Core, generation: &Generation, ending: Ending, give_back: Option<i64>) {
-    let Ending {
-        status,
-        text,
-        reasoning,
-        problem,
-        usage,
-        elapsed_ms,
-    } = ending;
+    let (status, elapsed_ms) = (ending.status, ending.elapsed_ms);
     let end = Arc::new(Finish {
         article: generation.article.clone(),
         version: i64::from(generation.version),
-        status,
-        title: first_heading(&text),
-        text,
-        reasoning,
-        problem,
-        usage,
-        elapsed_ms,
+        title: first_heading(&ending.text),
+        end: ending,
         give_back,
     });
     let mut tries = 0;
@@ -198,10 +186,11 @@ async fn store_end(core: &Core, generation: &Generation, ending: Ending, give_ba
                 store::finish(db, &end, now)?;
                 // For the operator page, with the end it counts.
                 let tokens = end
+                    .end
                     .usage
                     .as_ref()
                     .map(|u| (u64::from(u.prompt_tokens), u64::from(u.completion_tokens)));
-                events::count_generation(db, store::status_name(end.status), tokens, now)
+                events::count_generation(db, store::status_name(status), tokens, now)
             })
             .await
         {
@@ -223,7 +212,7 @@ async fn store_end(core: &Core, generation: &Generation, ending: Ending, give_ba
         article = %short(&generation.article),
         version = generation.version,
         status = store::status_name(status),
-        chars = end.text.chars().count(),
+        chars = end.end.text.chars().count(),
         elapsed_ms,
         "writing: generation ended"
     );

@@ -7,6 +7,7 @@ use app::modules::writing::protocol::{ArticleSummary, GenerationStatus, Usage, V
 use rusqlite::{params, Connection, OptionalExtension};
 use sqlx::{FromRow, SqlitePool};
 
+use super::generation::Ending;
 use crate::clock;
 
 /// How many articles the list shows (newest first).
@@ -356,12 +357,8 @@ pub fn append(db: &Connection, appends: &[Append], now: i64) -> rusqlite::Result
 pub struct Finish {
     pub article: String,
     pub version: i64,
-    pub status: GenerationStatus,
-    pub text: String,
-    pub reasoning: String,
-    pub problem: Option<String>,
-    pub usage: Option<Usage>,
-    pub elapsed_ms: u64,
+    /// What the generation ended with.
+    pub end: Ending,
     /// The article's new name (its first heading), unless the visitor
     /// named it himself.
     pub title: Option<String>,
@@ -370,7 +367,8 @@ pub struct Finish {
 }
 
 /// Stores the end of a generation in one write.
-pub fn finish(db: &Connection, end: &Finish, now: i64) -> rusqlite::Result<()> {
+pub fn finish(db: &Connection, finish: &Finish, now: i64) -> rusqlite::Result<()> {
+    let end = &finish.end;
     let usage = end.usage.as_ref();
     db.prepare_cached(
         "UPDATE article_versions SET
@@ -394,16 +392,16 @@ pub fn finish(db: &Connection, end: &Finish, now: i64) -> rusqlite::Result<()> {
         usage.map(|u| u.reasoning_tokens),
         end.elapsed_ms as i64,
         now,
-        end.article,
-        end.version,
+        finish.article,
+        finish.version,
     ])?;
     db.prepare_cached(
         "UPDATE articles SET updated_at = ?1,
              title = CASE WHEN ?2 IS NOT NULL AND title_set = 0 THEN ?2 ELSE title END
          WHERE id = ?3",
     )?
-    .execute(params![now, end.title, end.article])?;
-    if let Some(id) = end.give_back {
+    .execute(params![now, finish.title, finish.article])?;
+    if let Some(id) = finish.give_back {
         give_back_generation(db, id)?;
     }
     Ok(())
@@ -538,12 +536,14 @@ mod tests {
         let end = Finish {
             article: "a".into(),
             version: 1,
-            status: GenerationStatus::Done,
-            text: "# 春茶\n\n春天喝茶。".into(),
-            reasoning: String::new(),
-            problem: None,
-            usage: None,
-            elapsed_ms: 1,
+            end: Ending {
+                status: GenerationStatus::Done,
+                text: "# 春茶\n\n春天喝茶。".into(),
+                reasoning: String::new(),
+                problem: None,
+                usage: None,
+                elapsed_ms: 1,
+            },
             title: None,
             give_back: None,
         };
@@ -589,16 +589,18 @@ mod tests {
             &Finish {
                 article: "a".into(),
                 version: 1,
-                status: GenerationStatus::Done,
-                text: "# 春茶好\n\n春天喝茶。".into(),
-                reasoning: "想想".into(),
-                problem: None,
-                usage: Some(Usage {
-                    prompt_tokens: 10,
-                    completion_tokens: 20,
-                    ..Usage::default()
-                }),
-                elapsed_ms: 1234,
+                end: Ending {
+                    status: GenerationStatus::Done,
+                    text: "# 春茶好\n\n春天喝茶。".into(),
+                    reasoning: "想想".into(),
+                    problem: None,
+                    usage: Some(Usage {
+                        prompt_tokens: 10,
+                        completion_tokens: 20,
+                        ..Usage::default()
+                    }),
+                    elapsed_ms: 1234,
+                },
                 title: Some("春茶好".into()),
                 give_back: None,
             },
