@@ -145,40 +145,40 @@ pub async fn version_infos(db: &SqlitePool, id: &str) -> sqlx::Result<Vec<Versio
 
 /// `user`'s articles, newest first.
 pub async fn list(db: &SqlitePool, user: i64) -> sqlx::Result<Vec<ArticleSummary>> {
-    let rows: Vec<(String, String, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT a.id, a.title, a.kind, v.status, v.body_chars, a.updated_at
-         FROM articles a JOIN article_versions v ON v.article_id = a.id AND v.number = a.latest
-         WHERE a.user_id = ? ORDER BY a.updated_at DESC LIMIT ?",
-    )
-    .bind(user)
-    .bind(LIST_LIMIT)
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(id, title, kind, status, chars, updated_at)| ArticleSummary {
-                id,
-                title,
-                kind,
-                status: parse_status(&status),
-                chars: chars as u32,
-                updated_at: clock::rfc3339(updated_at),
-            },
-        )
-        .collect())
+    // On the request's thread: the `/articles` page reads it while
+    // rendering (`sqlite_reads`).
+    crate::sqlite_reads::read(db, move |db| {
+        db.prepare_cached(
+            "SELECT a.id, a.title, a.kind, v.status, v.body_chars, a.updated_at
+             FROM articles a JOIN article_versions v ON v.article_id = a.id AND v.number = a.latest
+             WHERE a.user_id = ? ORDER BY a.updated_at DESC LIMIT ?",
+        )?
+        .query_map(params![user, LIST_LIMIT], |row| {
+            Ok(ArticleSummary {
+                id: row.get(0)?,
+                title: row.get(1)?,
+                kind: row.get(2)?,
+                status: parse_status(row.get_ref(3)?.as_str()?),
+                chars: row.get::<_, i64>(4)? as u32,
+                updated_at: clock::rfc3339(row.get(5)?),
+            })
+        })?
+        .collect()
+    })
+    .await
 }
 
 /// Generations `user` started since `since`.
 pub async fn used_since(db: &SqlitePool, user: i64, since: i64) -> sqlx::Result<u32> {
-    let (n,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM writing_generations WHERE user_id = ? AND started_at >= ?",
-    )
-    .bind(user)
-    .bind(since)
-    .fetch_one(db)
-    .await?;
-    Ok(n as u32)
+    // On the request's thread: the `/write` page shows it (`sqlite_reads`).
+    crate::sqlite_reads::read(db, move |db| {
+        db.prepare_cached(
+            "SELECT COUNT(*) FROM writing_generations WHERE user_id = ? AND started_at >= ?",
+        )?
+        .query_row(params![user, since], |row| row.get::<_, i64>(0))
+    })
+    .await
+    .map(|n| n as u32)
 }
 
 // ---- Writes: run by the database writer, inside its transaction. ----
