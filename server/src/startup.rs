@@ -18,7 +18,7 @@ use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
 use crate::{
     config::{Config, ConfigError, DeepseekMode},
     cross_site,
-    db::{self, DbError},
+    db::{self, Database, DbError},
     db_writer::{self, DbWriter, WriteError},
     deepseek_sandbox::{self, DeepseekSandbox},
     error_page, health,
@@ -57,6 +57,8 @@ pub enum StartupError {
     },
     #[error("{0}")]
     Wechat(#[from] LinkError),
+    #[error("DATABASE_URL names PostgreSQL, which this version cannot run the site on yet: use sqlite://")]
+    PostgresNotReady,
     #[error("DATABASE_URL must name a database file (an in-memory database cannot be shared)")]
     InMemoryDatabase,
     #[error("cannot open the database for the database writer: {0}")]
@@ -98,7 +100,16 @@ impl Application {
         theme.layout.deepseek_sandbox = config.deepseek.is_sandbox();
         theme.layout.wechat_oauth = config.login.wechat_oauth;
 
-        let db = db::connect(&config.database_url).await?;
+        let db = match db::open(&config.database_url, config.database_max_connections).await? {
+            Database::Sqlite(pool) => pool,
+            // Refused, not half-run: the login's and the writing module's
+            // PostgreSQL stores are being built (issue 13); a site must not
+            // start on an engine that cannot keep its logins.
+            Database::Postgres(pool) => {
+                pool.close().await;
+                return Err(StartupError::PostgresNotReady);
+            }
+        };
 
         let site = Site::load(&config.leptos)?;
         if site.files.is_empty() {
