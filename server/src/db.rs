@@ -73,6 +73,32 @@ impl Database {
     }
 }
 
+/// A store's failure, whichever engine: SQLite's writes go through the
+/// group-commit writer ([`crate::db_writer`]), reads and PostgreSQL
+/// through sqlx. Stores of any concern may use it as their error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Write(#[from] crate::db_writer::WriteError),
+    #[error("{0}")]
+    Sqlx(#[from] sqlx::Error),
+}
+
+/// Runs the same statement on whichever engine `$db` (a `&Database`) is:
+/// `on_engine!(db, pool => sqlx::query_as(SQL).bind(x).fetch_all(pool).await)`.
+/// For SQL both engines read alike — `$1` placeholders (SQLite takes them
+/// too), `ON CONFLICT`, `RETURNING`, integer and text columns — so it is
+/// written once; where the engines differ, write one statement per engine.
+#[macro_export]
+macro_rules! on_engine {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Database::Sqlite($pool) => $body,
+            $crate::db::Database::Postgres($pool) => $body,
+        }
+    };
+}
+
 /// Opens the database `url` names — SQLite or PostgreSQL by its scheme —
 /// and brings its schema up to date with that engine's migrations.
 /// `max_connections` bounds a PostgreSQL pool (each server process holds up

@@ -22,7 +22,7 @@ use crate::{
     db_writer::{self, DbWriter, WriteError},
     deepseek_sandbox::{self, DeepseekSandbox},
     error_page, health,
-    ops::{OpsEvents, OpsPage},
+    ops::{events::CountsStore, OpsEvents, OpsPage},
     page_cache::{self, PageCache},
     sandbox::{self, Sandbox, SandboxConfig},
     security_headers, serve,
@@ -100,7 +100,8 @@ impl Application {
         theme.layout.deepseek_sandbox = config.deepseek.is_sandbox();
         theme.layout.wechat_oauth = config.login.wechat_oauth;
 
-        let db = match db::open(&config.database_url, config.database_max_connections).await? {
+        let database = db::open(&config.database_url, config.database_max_connections).await?;
+        let db = match database.clone() {
             Database::Sqlite(pool) => pool,
             // Refused, not half-run: the login's and the writing module's
             // PostgreSQL stores are being built (issue 13); a site must not
@@ -174,7 +175,7 @@ impl Application {
         let ops = Arc::new(OpsEvents::new());
         let ops_writer = ops
             .clone()
-            .spawn_writer(db_writer.clone(), shutdown.clone());
+            .spawn_writer(CountsStore::Sqlite(db_writer.clone()), shutdown.clone());
         let writing = Writing::start(
             &config,
             &local_url(address),
@@ -205,6 +206,7 @@ impl Application {
             shell: Shell::new(&config.leptos, site.assets),
             config: Arc::new(config),
             db,
+            database,
             theme: Arc::new(theme),
             shutdown,
             sessions,
@@ -328,7 +330,7 @@ fn router(
     // The operator page's figures (the `admin` module reads them only for
     // a request the session layer marked as an operator's).
     let ops: Arc<dyn OpsService> = Arc::new(OpsPage {
-        db: state.db.clone(),
+        db: state.database.clone(),
         events: state.ops.clone(),
         login_streams: state.stream_limits.clone(),
         writing: state.writing.clone(),
