@@ -113,6 +113,24 @@ pub async fn open(url: &str, max_connections: u32) -> Result<Database, DbError> 
     }
 }
 
+/// `url` as it may be shown (logs, `server doctor`): a PostgreSQL URL's
+/// password, in the user part or the query, is left out.
+pub fn display_url(url: &str) -> String {
+    match Engine::of_url(url) {
+        Some(Engine::Postgres) => match PgConnectOptions::from_str(url) {
+            Ok(options) => format!(
+                "postgres://{}@{}:{}/{}",
+                options.get_username(),
+                options.get_host(),
+                options.get_port(),
+                options.get_database().unwrap_or_default()
+            ),
+            Err(_) => "postgres://(unreadable)".into(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
 /// Opens a PostgreSQL pool and applies `migrations/postgres/`. sqlx takes an
 /// advisory lock around the migrations, so processes starting together
 /// apply each migration once.
@@ -225,4 +243,36 @@ pub fn file_of_url(url: &str) -> Result<std::path::PathBuf, DbError> {
 /// True when the database answers.
 pub async fn ping(db: &SqlitePool) -> bool {
     sqlx::query("SELECT 1").execute(db).await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shown_url_never_carries_a_password() {
+        for url in [
+            "postgres://wensi:fake-secret-pw@db.example:5433/site",
+            "postgresql://wensi@db.example/site?password=fake-secret-pw",
+        ] {
+            let shown = display_url(url);
+            assert!(!shown.contains("fake-secret-pw"), "{shown}");
+            assert!(
+                shown.contains("wensi@db.example") && shown.ends_with("/site"),
+                "{shown}"
+            );
+        }
+        assert_eq!(
+            display_url("sqlite://data/site.db"),
+            "sqlite://data/site.db"
+        );
+    }
+
+    #[test]
+    fn the_engine_is_the_scheme() {
+        assert_eq!(Engine::of_url("sqlite://a.db"), Some(Engine::Sqlite));
+        assert_eq!(Engine::of_url("postgres://h/d"), Some(Engine::Postgres));
+        assert_eq!(Engine::of_url("postgresql://h/d"), Some(Engine::Postgres));
+        assert_eq!(Engine::of_url("mysql://h/d"), None);
+    }
 }
