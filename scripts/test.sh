@@ -26,7 +26,7 @@ cargo test
 
 step "integration tests on PostgreSQL (WENSI_TEST_DB=postgres, a fresh database per test)"
 # The suites whose stores have a PostgreSQL implementation (issue 13).
-WENSI_TEST_DB=postgres cargo test -p server --test notify
+WENSI_TEST_DB=postgres cargo test -p server --test notify --test move_to_postgres
 WENSI_TEST_DB=postgres cargo test -p server --test doctor postgres_
 
 step "hostile-input run (server/tests/hostile.rs; prints what it fired and that no login changed)"
