@@ -18,7 +18,7 @@ async fn listening() -> (
     sqlx::PgPool,
     Arc<Listener>,
     mpsc::UnboundedReceiver<Option<String>>,
-    tokio::sync::watch::Sender<bool>,
+    Stop,
 ) {
     let name = common::postgres::create_database().await;
     let pool = db::connect_postgres(&common::postgres::url_of(&name), 4)
@@ -36,7 +36,19 @@ async fn listening() -> (
             });
         }),
     );
-    (pool, listener, hearing, stop)
+    (pool, listener, hearing, Stop(stop, Some(name)))
+}
+
+/// Stops the listener and drops the test's database.
+struct Stop(tokio::sync::watch::Sender<bool>, Option<String>);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        let _ = self.0.send(true);
+        if let Some(name) = self.1.take() {
+            common::postgres::drop_database(name);
+        }
+    }
 }
 
 async fn next(hearing: &mut mpsc::UnboundedReceiver<Option<String>>) -> Option<String> {

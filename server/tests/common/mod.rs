@@ -118,11 +118,41 @@ pub mod postgres {
             super::now_unix()
         );
         let mut admin = admin().await;
+        forget_stale(&mut admin).await;
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .await
             .unwrap_or_else(|e| panic!("cannot create a test database ({e}): is PostgreSQL running? scripts/setup.sh starts it"));
         name
+    }
+
+    /// Drops test databases over an hour old: a test that panicked before
+    /// its `Drop` (or a killed run) leaves its database behind. Once per
+    /// test process.
+    async fn forget_stale(admin: &mut sqlx::PgConnection) {
+        static ONCE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+        ONCE.get_or_init(|| async {
+            let names: Vec<String> = sqlx::query_scalar(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'wensi\\_t\\_%'",
+            )
+            .fetch_all(&mut *admin)
+            .await
+            .unwrap_or_default();
+            let hour_ago = super::now_unix() - 3600;
+            for name in names {
+                let made: i64 = name
+                    .rsplit('_')
+                    .next()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(i64::MAX);
+                if made < hour_ago {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut *admin)
+                        .await;
+                }
+            }
+        })
+        .await;
     }
 
     async fn admin() -> sqlx::PgConnection {
