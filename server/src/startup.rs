@@ -179,8 +179,10 @@ impl Application {
         let writing = Writing::start(
             &config,
             &local_url(address),
-            db.clone(),
-            db_writer.clone(),
+            Arc::new(writing::store::sqlite::SqliteArticles::new(
+                db.clone(),
+                db_writer.clone(),
+            )),
             shutdown.clone(),
             streams_max,
             ops.clone(),
