@@ -17,8 +17,17 @@ cargo clippy --all-targets -- -D warnings
 step "cargo clippy (browser side, wasm32)"
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
-step "cargo test"
+step "PostgreSQL for the tests on the second engine (scripts/postgres.sh)"
+WENSI_TEST_PG_URL="$("$ROOT/scripts/postgres.sh")"
+export WENSI_TEST_PG_URL
+
+step "cargo test (integration tests on SQLite)"
 cargo test
+
+step "integration tests on PostgreSQL (WENSI_TEST_DB=postgres, a fresh database per test)"
+# The suites whose stores have a PostgreSQL implementation (issue 13).
+WENSI_TEST_DB=postgres cargo test -p server --test notify --test move_to_postgres
+WENSI_TEST_DB=postgres cargo test -p server --test doctor postgres_
 
 step "hostile-input run (server/tests/hostile.rs; prints what it fired and that no login changed)"
 cargo test -p server --test hostile -- --ignored --nocapture

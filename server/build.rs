@@ -31,6 +31,12 @@ fn main() {
         .to_path_buf();
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("set by cargo"));
     println!("cargo:rerun-if-changed=build.rs");
+    // `sqlx::migrate!` reads the migration folders at compile time; a new
+    // file there must rebuild the binary that carries them.
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join("migrations").display()
+    );
 
     let mut code = String::new();
 

@@ -6,7 +6,7 @@ use std::{collections::HashSet, path::Path, str::FromStr, sync::Arc, time::Durat
 
 use sqlx::{
     sqlite::{SqliteConnectOptions, SqlitePoolOptions},
-    SqlitePool,
+    AnyPool, SqlitePool,
 };
 
 use crate::{
@@ -45,7 +45,26 @@ pub async fn count(db: &SqlitePool, sql: &str) -> Result<i64, String> {
     Ok(n)
 }
 
-pub async fn confirmed_ids(db: &SqlitePool) -> Result<HashSet<String>, String> {
+/// Opens the server's database by its URL, whichever engine (the checks'
+/// SQL reads the same on both).
+pub async fn open_any(url: &str) -> Result<AnyPool, String> {
+    sqlx::any::install_default_drivers();
+    sqlx::pool::PoolOptions::<sqlx::Any>::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .map_err(|e| format!("cannot open the server's database: {e}"))
+}
+
+async fn count_any(db: &AnyPool, sql: &str) -> Result<i64, String> {
+    let (n,): (i64,) = sqlx::query_as(sql)
+        .fetch_one(db)
+        .await
+        .map_err(|e| format!("{sql}: {e}"))?;
+    Ok(n)
+}
+
+pub async fn confirmed_ids(db: &AnyPool) -> Result<HashSet<String>, String> {
     let rows: Vec<(String,)> =
         sqlx::query_as("SELECT id FROM login_attempts WHERE status = 'confirmed'")
             .fetch_all(db)
@@ -60,17 +79,17 @@ const CONFIRMED: &str = "SELECT COUNT(*) FROM login_attempts WHERE status = 'con
 
 pub async fn throughput_run(
     target: &Target,
-    db_path: &Path,
+    db_url: &str,
     signer: &Signer,
     browsers: &[Browser],
     conns: usize,
     retry_sample: usize,
     cpu: &dyn Fn() -> Option<Duration>,
 ) -> Result<ThroughputRun, String> {
-    let db = open_db(db_path).await?;
-    let events_before = count(&db, EVENTS).await?;
-    let users_before = count(&db, USERS).await?;
-    let confirmed_before = count(&db, CONFIRMED).await?;
+    let db = open_any(db_url).await?;
+    let events_before = count_any(&db, EVENTS).await?;
+    let users_before = count_any(&db, USERS).await?;
+    let confirmed_before = count_any(&db, CONFIRMED).await?;
 
     let requests: Arc<Vec<Vec<u8>>> = Arc::new(
         browsers
@@ -103,9 +122,9 @@ pub async fn throughput_run(
         ));
     }
     let n = browsers.len() as i64;
-    let events = count(&db, EVENTS).await? - events_before;
-    let users = count(&db, USERS).await? - users_before;
-    let newly_confirmed = count(&db, CONFIRMED).await? - confirmed_before;
+    let events = count_any(&db, EVENTS).await? - events_before;
+    let users = count_any(&db, USERS).await? - users_before;
+    let newly_confirmed = count_any(&db, CONFIRMED).await? - confirmed_before;
     if events != n || users != n || newly_confirmed != n {
         problems.push(format!(
             "{n} scans stored {events} pushes, {users} users and {newly_confirmed} confirmed attempts (expected {n} of each)"
@@ -129,9 +148,9 @@ pub async fn throughput_run(
             "{differing} of {sample} retried pushes got a different answer than the first time"
         ));
     }
-    let events_after_retries = count(&db, EVENTS).await? - events_before;
-    let users_after_retries = count(&db, USERS).await? - users_before;
-    let confirmed_after_retries = count(&db, CONFIRMED).await? - confirmed_before;
+    let events_after_retries = count_any(&db, EVENTS).await? - events_before;
+    let users_after_retries = count_any(&db, USERS).await? - users_before;
+    let confirmed_after_retries = count_any(&db, CONFIRMED).await? - confirmed_before;
     if (
         events_after_retries,
         users_after_retries,

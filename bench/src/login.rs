@@ -424,10 +424,12 @@ pub struct SseRun {
     pub problems: Vec<String>,
 }
 
-/// `browsers` open their event streams and wait; then their codes are
-/// scanned at `rate` per second.
+/// `browsers` open their event streams on `target` and wait; then their
+/// codes are scanned at `rate` per second, delivered to `scan_target` (the
+/// same server, or another process on the same database).
 pub async fn sse_run(
     target: &Target,
+    scan_target: &Target,
     rss: &dyn Fn() -> Option<u64>,
     signer: &Signer,
     browsers: Vec<Browser>,
@@ -493,7 +495,7 @@ pub async fn sse_run(
         .map(|i| start + Duration::from_secs_f64(i as f64 / rate))
         .collect();
     let schedule = Arc::new(schedule);
-    let deliveries = scan_each(target, signer, &browsers, &schedule, callback_conns).await?;
+    let deliveries = scan_each(scan_target, signer, &browsers, &schedule, callback_conns).await?;
 
     let mut outcomes: Vec<Option<StreamOutcome>> = (0..n).map(|_| None).collect();
     while let Some(joined) = streams.join_next().await {

@@ -8,6 +8,7 @@
 mod articles;
 mod callbacks;
 mod cleanup;
+mod engines;
 mod http;
 mod instructions;
 mod login;
@@ -49,15 +50,20 @@ usage: cargo run --release -p loadtest -- --server <release server binary> [opti
   --writing LIST        concurrent generations per writing run (default 100,1000)
   --writing-pace N      DeepSeek's pace in the writing runs, tokens per second (default 50)
   --only LIST           phases to run: sse,poll,callbacks,aes,pages,cleanup,static,writing (default all),
-                        and instructions (not by default: the pages under valgrind's callgrind)
+                        and instructions (not by default: the pages under valgrind's callgrind),
+                        and engines (not by default: SQLite next to PostgreSQL, needs --postgres)
   --instr-requests N    requests per page in the instructions phase (default 100)
   --callgrind-dir DIR   keep the instructions phase's callgrind dumps there (for callgrind_annotate)
+  --postgres URL        a PostgreSQL role that may create databases, for the engines phase
+                        (e.g. postgres://wensi_test:wensi-test-only@127.0.0.1:5432/postgres)
+  --cross N             waiting browsers in the engines phase's scan-to-browser run (default 1000)
   --strict              also exit non-zero when a target is missed
   --env NAME=VALUE      one more setting for the servers (repeatable; for experiments)
 ";
 
-/// Run only when asked for (`--only instructions`): it needs valgrind.
-const EXTRA_PHASES: [&str; 1] = ["instructions"];
+/// Run only when asked for: `instructions` needs valgrind, `engines` a
+/// PostgreSQL server (`--postgres`).
+const EXTRA_PHASES: [&str; 2] = ["instructions", "engines"];
 
 const PHASES: [&str; 8] = [
     "sse",
@@ -92,6 +98,8 @@ struct Options {
     phases: Vec<String>,
     strict: bool,
     env: Vec<(String, String)>,
+    postgres: Option<String>,
+    cross: usize,
 }
 
 fn repo_root() -> PathBuf {
@@ -130,6 +138,8 @@ fn parse_options() -> Result<Options, String> {
         phases: PHASES.map(String::from).to_vec(),
         strict: false,
         env: Vec::new(),
+        postgres: None,
+        cross: if quick { 100 } else { 1000 },
     };
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
@@ -189,6 +199,8 @@ fn parse_options() -> Result<Options, String> {
                 o.instr_requests = number("--instr-requests", value("--instr-requests")?)? as usize
             }
             "--callgrind-dir" => o.callgrind_dir = Some(value("--callgrind-dir")?.into()),
+            "--postgres" => o.postgres = Some(value("--postgres")?),
+            "--cross" => o.cross = number("--cross", value("--cross")?)? as usize,
             "--only" => {
                 o.phases = value("--only")?
                     .split(',')
@@ -345,6 +357,7 @@ async fn run(o: &Options) -> Result<Report, String> {
                 let browsers = start(&target, n, o, &mut report).await?;
                 let mut run = login::sse_run(
                     &target,
+                    &target,
                     &rss,
                     &signer,
                     browsers,
@@ -438,7 +451,7 @@ async fn run(o: &Options) -> Result<Report, String> {
             let browsers = start(&target, o.callbacks, o, &mut report).await?;
             let run = callbacks::throughput_run(
                 &target,
-                &server.db_path,
+                &server.database_url,
                 &signer,
                 &browsers,
                 o.callback_conns,
@@ -489,7 +502,7 @@ async fn run(o: &Options) -> Result<Report, String> {
         .await?;
         let run = callbacks::throughput_run(
             &target,
-            &server.db_path,
+            &server.database_url,
             &Signer::aes(),
             &browsers,
             o.callback_conns,
@@ -513,6 +526,10 @@ async fn run(o: &Options) -> Result<Report, String> {
 
     if runs("instructions") {
         instructions_phase(o, &mut report).await?;
+    }
+
+    if runs("engines") {
+        engines::phase(o, &mut report).await?;
     }
 
     let lost_or_dup = report
@@ -656,6 +673,7 @@ async fn cleanup_phase(o: &Options, report: &mut Report) -> Result<(), String> {
         aes: false,
         env: &o.env,
         wrapper: &[],
+        database: None,
     };
     say("clean-up run: creating the schema");
     let mut server = Server::start(&spec).await?;
@@ -1319,6 +1337,7 @@ async fn start_server_under(
         aes,
         env: &env,
         wrapper,
+        database: None,
     })
     .await?;
     let target = Target {

@@ -29,6 +29,9 @@ pub struct ServerSpec<'a> {
     /// A program the server runs under, with its arguments (valgrind for
     /// the instruction counts); empty: none.
     pub wrapper: &'a [String],
+    /// The database (`DATABASE_URL`); `None`: a fresh SQLite file in the
+    /// server's temporary folder.
+    pub database: Option<&'a str>,
 }
 
 pub struct Server {
@@ -36,6 +39,8 @@ pub struct Server {
     pub addr: SocketAddr,
     pub host: String,
     pub db_path: PathBuf,
+    /// The server's `DATABASE_URL` (SQLite: `db_path`).
+    pub database_url: String,
     log_path: PathBuf,
     /// Removed when the server is dropped.
     _dir: tempfile::TempDir,
@@ -50,11 +55,16 @@ impl Server {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
         let db_path = dir.path().join("site.db");
         let log_path = dir.path().join("server.log");
+        let database_url = match spec.database {
+            Some(url) => url.to_owned(),
+            None => format!("sqlite://{}", db_path.display()),
+        };
         let mut server = Server {
             child: None,
             addr,
             host: addr.to_string(),
             db_path,
+            database_url,
             log_path,
             _dir: dir,
         };
@@ -121,10 +131,7 @@ impl Server {
             // cargo-leptos compiles this name in; a plain `cargo build` does not.
             .env("LEPTOS_OUTPUT_NAME", "site")
             .env("LEPTOS_ENV", "PROD")
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}", self.db_path.display()),
-            )
+            .env("DATABASE_URL", &self.database_url)
             .env("THEME_DIR", spec.theme_dir)
             .env("WECHAT_SANDBOX", "1")
             .env("WECHAT_APPID", APPID)

@@ -88,6 +88,7 @@ pub async fn run(spec: &WritingSpec<'_>, n: usize) -> Result<WritingRun, String>
         aes: false,
         env: &stand_in_env,
         wrapper: &[],
+        database: None,
     })
     .await?;
     let mut conn = Conn::connect(stand_in.addr)
@@ -131,6 +132,7 @@ pub async fn run(spec: &WritingSpec<'_>, n: usize) -> Result<WritingRun, String>
         aes: false,
         env: &env,
         wrapper: &[],
+        database: None,
     })
     .await?;
     let target = Target {

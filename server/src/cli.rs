@@ -22,6 +22,10 @@ pub enum Command {
     /// `doctor`: check the settings and the connections to WeChat and
     /// DeepSeek, and say what to fix.
     Doctor,
+    /// `move-to-postgres`: copy the SQLite site (`DATABASE_URL`) into the
+    /// empty PostgreSQL database `NEW_DATABASE_URL` names (a URL with a
+    /// password stays out of the command line, where `ps` shows it).
+    MoveToPostgres,
     Help,
     Version,
 }
@@ -35,10 +39,12 @@ pub const USAGE: &str = "\
   server restore 文件      用备份替换数据库（先停止网站）
   server init-theme 目录   把默认主题写进一个新目录，供你修改
   server doctor            检查设置、数据库以及与微信、DeepSeek 的连接，说明哪里要改
+  server move-to-postgres  把 SQLite 里的用户、会话和文章复制到空的 PostgreSQL 库
+                           （目标库地址放在 NEW_DATABASE_URL 里；先停止网站）
   server --help            显示本说明
   server --version         显示版本
 
-Usage: server [backup FILE | restore FILE | init-theme DIR | doctor | --help | --version]
+Usage: server [backup FILE | restore FILE | init-theme DIR | doctor | move-to-postgres | --help | --version]
 ";
 
 /// A command line that is not one of [`USAGE`]'s forms; says why.
@@ -60,6 +66,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
         "restore" => Command::Restore(one_path(&name, "文件", args.next())?),
         "init-theme" => Command::InitTheme(one_path(&name, "目录", args.next())?),
         "doctor" => Command::Doctor,
+        "move-to-postgres" => Command::MoveToPostgres,
         other => {
             return Err(UsageError(format!("不认识的命令“{other}”")));
         }
@@ -110,6 +117,10 @@ mod tests {
         }
         assert_eq!(parse_str(&["--version"]), Ok(Command::Version));
         assert_eq!(parse_str(&["doctor"]), Ok(Command::Doctor));
+        assert_eq!(
+            parse_str(&["move-to-postgres"]),
+            Ok(Command::MoveToPostgres)
+        );
     }
 
     #[test]

@@ -26,8 +26,11 @@ fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
 pub struct Config {
     /// Leptos's own settings (`LEPTOS_SITE_ADDR`, `LEPTOS_SITE_ROOT`, …).
     pub leptos: LeptosOptions,
-    /// `DATABASE_URL`
+    /// `DATABASE_URL`: `sqlite://…` (default) or `postgres://…`.
     pub database_url: String,
+    /// `DATABASE_MAX_CONNECTIONS`: PostgreSQL connections this process may
+    /// hold (SQLite's pool is fixed: one file, one writer).
+    pub database_max_connections: u32,
     /// `THEME_DIR`: the page and group files.
     pub theme_dir: PathBuf,
     /// `TRUST_PROXY_HEADERS`: take the client address and scheme from
@@ -144,6 +147,8 @@ impl Config {
         Ok(Config {
             leptos,
             database_url,
+            database_max_connections: number(&get, "DATABASE_MAX_CONNECTIONS", 16, 2..=1_000)?
+                as u32,
             theme_dir: get("THEME_DIR").unwrap_or_else(|| "theme".into()).into(),
             trust_proxy_headers: flag(&get, "TRUST_PROXY_HEADERS", false)?,
             http: HttpConfig {
@@ -214,10 +219,11 @@ pub fn database_url_from_lookup(
 
 fn database_url(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
     let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
-    if !database_url.starts_with("sqlite:") {
+    if crate::db::Engine::of_url(&database_url).is_none() {
+        // Not the value itself: a mistyped PostgreSQL URL may hold a password.
         return Err(invalid(
             "DATABASE_URL",
-            "only SQLite (sqlite://path/to/file.db) is supported for now",
+            "must be sqlite://path/to/file.db or postgres://user:password@host:5432/database",
         ));
     }
     Ok(database_url)
@@ -680,7 +686,8 @@ mod tests {
             ("WECHAT_ENCODING_AES_KEY", "short"),
             ("WECHAT_TOKEN", "has space"),
             ("WECHAT_SANDBOX", "perhaps"),
-            ("DATABASE_URL", "postgres://localhost/site"),
+            ("DATABASE_URL", "mysql://localhost/site"),
+            ("DATABASE_MAX_CONNECTIONS", "1"),
             ("WECHAT_API_BASE", "https://example.com"),
         ] {
             let err = config(&[(name, value)]).unwrap_err();
@@ -695,6 +702,19 @@ mod tests {
         assert!(!err.to_string().contains(&key));
         let err = config(&[("WECHAT_TOKEN", "a secret token!")]).unwrap_err();
         assert!(!err.to_string().contains("a secret token!"));
+        let err = config(&[("DATABASE_URL", "mysql://admin:hunter2-fake@db/site")]).unwrap_err();
+        assert!(!err.to_string().contains("hunter2-fake"), "{err}");
+    }
+
+    #[test]
+    fn both_engines_are_accepted() {
+        for url in [
+            "sqlite://data/site.db",
+            "postgres://wensi:fake-password@127.0.0.1:5432/wensi",
+            "postgresql://127.0.0.1/wensi",
+        ] {
+            assert_eq!(config(&[("DATABASE_URL", url)]).unwrap().database_url, url);
+        }
     }
 
     #[test]

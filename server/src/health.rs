@@ -17,7 +17,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    if !crate::db::ping(&state.db).await {
+    if !state.database.ping().await {
         return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable");
     }
     match tokio::time::timeout(WRITER_PING_TIMEOUT, state.writer.ping()).await {

@@ -14,6 +14,8 @@ pub mod doctor;
 pub mod embedded;
 pub mod error_page;
 pub mod health;
+pub mod move_to_postgres;
+pub mod notify;
 pub mod ops;
 pub mod page_cache;
 pub mod sandbox;

@@ -34,7 +34,11 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::InitTheme(dir) => return init_theme(&dir),
-        Command::Run | Command::Backup(_) | Command::Restore(_) | Command::Doctor => {}
+        Command::Run
+        | Command::Backup(_)
+        | Command::Restore(_)
+        | Command::Doctor
+        | Command::MoveToPostgres => {}
     }
 
     // An optional, untracked `.env` fills in settings the environment lacks.
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
         Command::Backup(file) => backup(&file),
         Command::Restore(file) => restore(&file),
         Command::Doctor => doctor(),
+        Command::MoveToPostgres => move_to_postgres(),
         _ => run(),
     }
 }
@@ -141,7 +146,64 @@ fn init_theme(dir: &Path) -> ExitCode {
 /// The database file `DATABASE_URL` names.
 fn database_file() -> Result<std::path::PathBuf, String> {
     let url = config::database_url_from_env().map_err(|e| e.to_string())?;
+    if db::Engine::of_url(&url) == Some(db::Engine::Postgres) {
+        return Err(
+            "DATABASE_URL 是 PostgreSQL：它的备份用 PostgreSQL 自己的工具，\
+                    pg_dump -Fc -f 备份文件 库名 备份，pg_restore --clean -d 库名 备份文件 恢复\
+                    （README「多个进程：PostgreSQL」）"
+                .into(),
+        );
+    }
     db::file_of_url(&url).map_err(|e| e.to_string())
+}
+
+fn move_to_postgres() -> ExitCode {
+    let source = match config::database_url_from_env() {
+        Ok(url) => url,
+        Err(err) => {
+            eprintln!("复制失败：{err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(target) = std::env::var("NEW_DATABASE_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    else {
+        eprintln!(
+            "复制失败：没有设置 NEW_DATABASE_URL。把目标 PostgreSQL 库的地址放进它（环境变量或 .env），\
+             例如 NEW_DATABASE_URL=postgres://wensi:密码@127.0.0.1:5432/wensi，再运行 server move-to-postgres"
+        );
+        return ExitCode::FAILURE;
+    };
+    let target = target.trim().to_owned();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("复制失败：{err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(server::move_to_postgres::run(&source, &target)) {
+        Ok(moved) => {
+            let rows = moved
+                .tables
+                .iter()
+                .map(|(table, rows)| format!("{table} {rows}"))
+                .collect::<Vec<_>>()
+                .join("，");
+            println!(
+                "已复制 {} → {}（{rows}；{} 毫秒）。\n下一步：把 DATABASE_URL 改成 NEW_DATABASE_URL 的值，启动网站；原来的 SQLite 文件保留不动，确认无误后再自行处理。",
+                source,
+                db::display_url(&target),
+                moved.millis
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("复制失败：{err}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn backup(file: &Path) -> ExitCode {

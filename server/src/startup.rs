@@ -18,11 +18,11 @@ use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
 use crate::{
     config::{Config, ConfigError, DeepseekMode},
     cross_site,
-    db::{self, DbError},
+    db::{self, Database, DbError},
     db_writer::{self, DbWriter, WriteError},
     deepseek_sandbox::{self, DeepseekSandbox},
     error_page, health,
-    ops::{OpsEvents, OpsPage},
+    ops::{events::CountsStore, OpsEvents, OpsPage},
     page_cache::{self, PageCache},
     sandbox::{self, Sandbox, SandboxConfig},
     security_headers, serve,
@@ -57,6 +57,8 @@ pub enum StartupError {
     },
     #[error("{0}")]
     Wechat(#[from] LinkError),
+    #[error("DATABASE_URL names PostgreSQL, which this version cannot run the site on yet: use sqlite://")]
+    PostgresNotReady,
     #[error("DATABASE_URL must name a database file (an in-memory database cannot be shared)")]
     InMemoryDatabase,
     #[error("cannot open the database for the database writer: {0}")]
@@ -98,7 +100,17 @@ impl Application {
         theme.layout.deepseek_sandbox = config.deepseek.is_sandbox();
         theme.layout.wechat_oauth = config.login.wechat_oauth;
 
-        let db = db::connect(&config.database_url).await?;
+        let database = db::open(&config.database_url, config.database_max_connections).await?;
+        let db = match database.clone() {
+            Database::Sqlite(pool) => pool,
+            // Refused, not half-run: the login's and the writing module's
+            // PostgreSQL stores are being built (issue 13); a site must not
+            // start on an engine that cannot keep its logins.
+            Database::Postgres(pool) => {
+                pool.close().await;
+                return Err(StartupError::PostgresNotReady);
+            }
+        };
 
         let site = Site::load(&config.leptos)?;
         if site.files.is_empty() {
@@ -163,12 +175,14 @@ impl Application {
         let ops = Arc::new(OpsEvents::new());
         let ops_writer = ops
             .clone()
-            .spawn_writer(db_writer.clone(), shutdown.clone());
+            .spawn_writer(CountsStore::Sqlite(db_writer.clone()), shutdown.clone());
         let writing = Writing::start(
             &config,
             &local_url(address),
-            db.clone(),
-            db_writer.clone(),
+            Arc::new(writing::store::sqlite::SqliteArticles::new(
+                db.clone(),
+                db_writer.clone(),
+            )),
             shutdown.clone(),
             streams_max,
             ops.clone(),
@@ -194,6 +208,7 @@ impl Application {
             shell: Shell::new(&config.leptos, site.assets),
             config: Arc::new(config),
             db,
+            database,
             theme: Arc::new(theme),
             shutdown,
             sessions,
@@ -317,7 +332,7 @@ fn router(
     // The operator page's figures (the `admin` module reads them only for
     // a request the session layer marked as an operator's).
     let ops: Arc<dyn OpsService> = Arc::new(OpsPage {
-        db: state.db.clone(),
+        db: state.database.clone(),
         events: state.ops.clone(),
         login_streams: state.stream_limits.clone(),
         writing: state.writing.clone(),

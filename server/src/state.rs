@@ -45,6 +45,9 @@ pub struct Shared {
     /// script, wasm and stylesheet (read once).
     pub shell: Arc<app::Shell>,
     pub db: SqlitePool,
+    /// The database, whichever engine (`db` is SQLite's pool while the
+    /// login and the writing module move to their stores).
+    pub database: crate::db::Database,
     pub theme: Arc<Theme>,
     pub wechat: Arc<WechatLink>,
     /// Tells waiting browsers about their login.

@@ -457,3 +457,47 @@ async fn the_command_exits_non_zero_when_something_is_broken() {
     );
     assert!(stdout.contains("怎么办：到 微信公众平台"), "{stdout}");
 }
+
+#[tokio::test]
+async fn postgres_is_checked_and_its_password_never_shown() {
+    if common::skip_unless_postgres("postgres_is_checked_and_its_password_never_shown") {
+        return;
+    }
+    let name = common::postgres::create_database().await;
+    let url = common::postgres::url_of(&name);
+    let settings = |url: &str| -> HashMap<String, String> {
+        [
+            ("WECHAT_SANDBOX", "1"),
+            ("DATABASE_URL", url),
+            ("LEPTOS_SITE_ADDR", "127.0.0.1:9"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    };
+
+    // An empty database: fine, the site makes its tables at its start.
+    let report = run(&settings(&url)).await;
+    expect(
+        &report,
+        "数据库",
+        Status::Ok,
+        &["PostgreSQL", &name, "还是空的"],
+    );
+
+    // After the site's migrations: all applied.
+    server::db::connect_postgres(&url, 2).await.unwrap();
+    let report = run(&settings(&url)).await;
+    expect(&report, "数据库", Status::Ok, &[&name, "迁移都已执行"]);
+
+    // A wrong password: refused, said plainly, and the password appears
+    // nowhere in what the doctor prints.
+    let wrong = url.replacen("wensi-test-only", "not-the-password-fake", 1);
+    let report = run(&settings(&wrong)).await;
+    expect(&report, "数据库", Status::Fail, &["连不上", "pg_hba.conf"]);
+    let printed = report.render(false);
+    assert!(!printed.contains("not-the-password-fake"), "{printed}");
+    assert!(!printed.contains("wensi-test-only"), "{printed}");
+
+    common::postgres::drop_database(name);
+}

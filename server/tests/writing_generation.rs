@@ -437,7 +437,7 @@ async fn a_crash_leaves_rows_the_next_start_marks_interrupted() {
     let done = alice.follow(&id).await;
     // What a crash mid-generation leaves: the last batch, still `running`.
     let cut: String = done.text.chars().take(50).collect();
-    sqlx::query("UPDATE article_versions SET status = 'running', body = ?, body_bytes = ? WHERE article_id = ?")
+    sqlx::query("UPDATE article_versions SET status = 'running', body = $1, body_bytes = $2 WHERE article_id = $3")
         .bind(&cut)
         .bind(cut.len() as i64)
         .bind(&id)

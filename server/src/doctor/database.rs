@@ -8,16 +8,25 @@
 use std::{collections::HashMap, path::Path, str::FromStr, time::Duration};
 
 use sqlx::{
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgConnection},
     sqlite::{SqliteConnectOptions, SqliteConnection},
     ConnectOptions, Connection, Row,
 };
 
 use super::report::Finding;
-use crate::db;
+use crate::db::{self, Engine};
 
 const TOPIC: &str = "数据库";
 
+/// How a damaged or too-new database is put back, per engine.
+const SQLITE_RESTORE: &str = "server restore 备份文件";
+const POSTGRES_RESTORE: &str = "pg_restore 升级前用 pg_dump 做的备份";
+
 pub async fn check(url: &str) -> Finding {
+    if Engine::of_url(url) == Some(Engine::Postgres) {
+        return check_postgres(url).await;
+    }
     let file = match db::file_of_url(url) {
         Ok(file) => file,
         Err(err) => {
@@ -51,7 +60,7 @@ pub async fn check(url: &str) -> Finding {
         );
     }
     match inspect(url).await {
-        Ok(state) => state.finding(&shown),
+        Ok(state) => state.finding(&shown, &db::MIGRATOR, SQLITE_RESTORE),
         Err(Problem::Open(err)) => Finding::fail(
             TOPIC,
             format!("打不开 {shown}：{err}"),
@@ -177,8 +186,107 @@ struct Applied {
 struct State {
     /// `None`: no migrations table.
     applied: Option<Vec<Applied>>,
-    /// Tables besides SQLite's own.
+    /// Tables besides the engine's own.
     tables: i64,
+}
+
+/// PostgreSQL: the server answers, this role may create tables (the
+/// migrations do), and the schema is one this binary knows. Nothing is
+/// changed: the probe table is made in a transaction that is rolled back.
+/// The URL is never shown (it may hold a password): only host, port and
+/// database.
+async fn check_postgres(url: &str) -> Finding {
+    let options = match PgConnectOptions::from_str(url) {
+        Ok(options) => options.disable_statement_logging(),
+        Err(_) => {
+            return Finding::fail(
+                TOPIC,
+                "DATABASE_URL 不是可用的 PostgreSQL 地址",
+                "写成 postgres://用户名:密码@主机:5432/数据库名 这样",
+            )
+        }
+    };
+    let shown = format!(
+        "PostgreSQL {}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("(默认库)")
+    );
+    let mut conn: PgConnection = match tokio::time::timeout(
+        Duration::from_secs(5),
+        options.connect(),
+    )
+    .await
+    {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(err)) => {
+            return Finding::fail(
+                TOPIC,
+                format!("连不上 {shown}：{err}"),
+                "检查 PostgreSQL 是否在运行（systemctl status postgresql）、用户名和密码、数据库是否已建（createdb），以及 pg_hba.conf 是否允许这台机器连接",
+            )
+        }
+        Err(_) => {
+            return Finding::fail(
+                TOPIC,
+                format!("5 秒内连不上 {shown}"),
+                "检查主机和端口是否写对、PostgreSQL 是否在运行、防火墙是否放行",
+            )
+        }
+    };
+    let probe = async {
+        let mut tx = conn.begin().await?;
+        sqlx::query("CREATE TABLE wensi_doctor_probe (x BIGINT)")
+            .execute(&mut *tx)
+            .await?;
+        tx.rollback().await
+    };
+    if let Err(err) = probe.await {
+        return Finding::fail(
+            TOPIC,
+            format!("{shown} 能连上，但这个用户不能建表：{err}"),
+            "网站启动时要建表（迁移）：让这个用户拥有数据库，例如 ALTER DATABASE 库名 OWNER TO 用户名",
+        );
+    }
+    let read = async {
+        let tables: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+        )
+        .fetch_one(&mut conn)
+        .await?;
+        let has_migrations: bool =
+            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                .fetch_one(&mut conn)
+                .await?;
+        let applied = if has_migrations {
+            let rows = sqlx::query("SELECT version, success, checksum FROM _sqlx_migrations")
+                .fetch_all(&mut conn)
+                .await?;
+            Some(
+                rows.iter()
+                    .map(|row| Applied {
+                        version: row.get(0),
+                        success: row.get(1),
+                        checksum: row.get(2),
+                    })
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        Ok::<_, sqlx::Error>(State { applied, tables })
+    };
+    let finding = match read.await {
+        Ok(state) => state.finding(&shown, &db::POSTGRES_MIGRATOR, POSTGRES_RESTORE),
+        Err(err) => Finding::fail(
+            TOPIC,
+            format!("{shown} 读不出迁移记录：{err}"),
+            "检查这个用户对数据库的权限",
+        ),
+    };
+    let _ = conn.close().await;
+    finding
 }
 
 async fn inspect(url: &str) -> Result<State, Problem> {
@@ -238,7 +346,7 @@ async fn inspect(url: &str) -> Result<State, Problem> {
 }
 
 impl State {
-    fn finding(&self, shown: &str) -> Finding {
+    fn finding(&self, shown: &str, migrator: &Migrator, restore: &str) -> Finding {
         let Some(applied) = &self.applied else {
             return if self.tables == 0 {
                 Finding::ok(TOPIC, format!("{shown} 可写，还是空的：网站启动时会建表"))
@@ -250,7 +358,7 @@ impl State {
                 )
             };
         };
-        let known: HashMap<i64, &sqlx::migrate::Migration> = db::MIGRATOR
+        let known: HashMap<i64, &sqlx::migrate::Migration> = migrator
             .iter()
             .filter(|m| !m.migration_type.is_down_migration())
             .map(|m| (m.version, m))
@@ -282,14 +390,14 @@ impl State {
                     "{shown} 已经执行过本程序不认识的迁移（{}）：它被更新版本的网站用过",
                     list(&unknown)
                 ),
-                "换回那个更新的版本；或者停止网站，用升级前做的备份恢复（server restore 备份文件）",
+                format!("换回那个更新的版本；或者停止网站，用升级前做的备份恢复（{restore}）"),
             );
         }
         if !failed.is_empty() {
             return Finding::fail(
                 TOPIC,
                 format!("{shown} 的迁移 {} 没有执行完", list(&failed)),
-                "停止网站，用升级前做的备份恢复（server restore 备份文件），再启动网站重新执行迁移",
+                format!("停止网站，用升级前做的备份恢复（{restore}），再启动网站重新执行迁移"),
             );
         }
         if !changed.is_empty() {
@@ -312,7 +420,7 @@ impl State {
             Finding::ok(
                 TOPIC,
                 format!(
-                    "{shown} 可写，已执行 {} 个迁移；还有 {pending} 个新迁移，网站下次启动时自动执行（升级前记得先 server backup）",
+                    "{shown} 可写，已执行 {} 个迁移；还有 {pending} 个新迁移，网站下次启动时自动执行（升级前记得先备份）",
                     applied.len()
                 ),
             )

@@ -99,6 +99,7 @@ fn describe(config: &Config) -> String {
     };
     format!(
         "都能读懂。{wechat}；{deepseek}；数据库 {}；监听 {}",
-        config.database_url, config.leptos.site_addr
+        crate::db::display_url(&config.database_url),
+        config.leptos.site_addr
     )
 }

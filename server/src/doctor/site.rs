@@ -4,12 +4,18 @@
 use std::{path::Path, str::FromStr, time::Duration};
 
 use sqlx::{
-    sqlite::{SqliteConnectOptions, SqliteConnection},
-    ConnectOptions, Connection,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqlitePoolOptions},
+    ConnectOptions,
 };
 
 use super::report::Finding;
-use crate::{config::Config, wechat_login::wechat_link::local_url};
+use crate::{
+    config::Config,
+    db::{Database, Engine},
+    on_engine,
+    wechat_login::wechat_link::local_url,
+};
 
 pub fn theme(dir: &Path) -> Finding {
     const TOPIC: &str = "主题";
@@ -157,35 +163,65 @@ struct UserRow {
 /// The admins who are users here and the five users who logged in last,
 /// each with their latest login, read-only; none when unreadable.
 async fn known_users(url: &str, admins: &[String]) -> Vec<UserRow> {
-    let Ok(options) = SqliteConnectOptions::from_str(url) else {
-        return Vec::new();
-    };
-    let options = options
-        .create_if_missing(false)
-        .busy_timeout(Duration::from_secs(5))
-        .disable_statement_logging();
-    let Ok(mut conn): Result<SqliteConnection, _> = options.connect().await else {
-        return Vec::new();
-    };
-    const LAST_LOGIN: &str = "SELECT u.openid, u.display_name,
-            (SELECT max(s.created_at) FROM sessions s WHERE s.user_id = u.id) AS last_login
-         FROM users u";
-    let mut rows: Vec<(String, String, Option<i64>)> = sqlx::query_as(&format!(
-        "{LAST_LOGIN} WHERE last_login IS NOT NULL ORDER BY last_login DESC LIMIT 5"
-    ))
-    .fetch_all(&mut conn)
-    .await
-    .unwrap_or_default();
-    for openid in admins {
-        if let Ok(Some(row)) = sqlx::query_as(&format!("{LAST_LOGIN} WHERE u.openid = ?"))
-            .bind(openid)
-            .fetch_optional(&mut conn)
-            .await
-        {
-            rows.push(row);
+    // Opened as it is: no migration, no file created (the doctor changes
+    // nothing).
+    let database = match Engine::of_url(url) {
+        Some(Engine::Sqlite) => {
+            let Ok(options) = SqliteConnectOptions::from_str(url) else {
+                return Vec::new();
+            };
+            let options = options
+                .create_if_missing(false)
+                .busy_timeout(Duration::from_secs(5))
+                .disable_statement_logging();
+            match SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await
+            {
+                Ok(pool) => Database::Sqlite(pool),
+                Err(_) => return Vec::new(),
+            }
         }
+        Some(Engine::Postgres) => {
+            let Ok(options) = PgConnectOptions::from_str(url) else {
+                return Vec::new();
+            };
+            match PgPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options.disable_statement_logging())
+                .await
+            {
+                Ok(pool) => Database::Postgres(pool),
+                Err(_) => return Vec::new(),
+            }
+        }
+        None => return Vec::new(),
+    };
+    const LAST_LOGIN: &str = "SELECT * FROM (SELECT u.openid, u.display_name,
+            (SELECT max(s.created_at) FROM sessions s WHERE s.user_id = u.id) AS last_login
+         FROM users u) AS known";
+    let mut rows: Vec<(String, String, Option<i64>)> = on_engine!(&database, db => {
+        sqlx::query_as(&format!(
+            "{LAST_LOGIN} WHERE last_login IS NOT NULL ORDER BY last_login DESC LIMIT 5"
+        ))
+        .fetch_all(db)
+        .await
+        .unwrap_or_default()
+    });
+    for openid in admins {
+        let row: Option<(String, String, Option<i64>)> = on_engine!(&database, db => {
+            sqlx::query_as(&format!("{LAST_LOGIN} WHERE openid = $1"))
+                .bind(openid)
+                .fetch_optional(db)
+                .await
+                .ok()
+                .flatten()
+        });
+        rows.extend(row);
     }
-    let _ = conn.close().await;
+    database.close().await;
     rows.into_iter()
         .map(|(openid, display_name, last_login)| UserRow {
             openid,

@@ -25,12 +25,9 @@ use std::{
 };
 
 use rusqlite::Connection;
+use sqlx::{PgConnection, PgPool};
 
-use crate::{
-    clock,
-    db_writer::{DbWriter, WriteResult},
-    state::Shutdown,
-};
+use crate::{clock, db::StoreError, db_writer::DbWriter, state::Shutdown};
 
 /// A session was created (a browser logged in).
 pub const LOGIN: &str = "login";
@@ -122,16 +119,99 @@ pub fn count_in(db: &Connection, kind: &str, amount: u64, now_ms: i64) -> rusqli
     if amount == 0 {
         return Ok(());
     }
-    db.prepare_cached(
-        "INSERT INTO ops_events (day, kind, count) VALUES (?1, ?2, ?3)
-         ON CONFLICT (day, kind) DO UPDATE SET count = count + excluded.count",
-    )?
-    .execute(rusqlite::params![
+    db.prepare_cached(UPSERT)?.execute(rusqlite::params![
         day_of(now_ms),
         kind,
         i64::try_from(amount).unwrap_or(i64::MAX)
     ])?;
     Ok(())
+}
+
+/// [`count_in`] on PostgreSQL, inside the caller's transaction.
+pub async fn count_in_postgres(
+    db: &mut PgConnection,
+    kind: &str,
+    amount: u64,
+    now_ms: i64,
+) -> sqlx::Result<()> {
+    if amount == 0 {
+        return Ok(());
+    }
+    sqlx::query(UPSERT)
+        .bind(day_of(now_ms))
+        .bind(kind)
+        .bind(i64::try_from(amount).unwrap_or(i64::MAX))
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// [`count_generation`] on PostgreSQL, inside the caller's transaction.
+pub async fn count_generation_postgres(
+    db: &mut PgConnection,
+    status: &str,
+    tokens: Option<(u64, u64)>,
+    now_ms: i64,
+) -> sqlx::Result<()> {
+    count_in_postgres(db, &format!("{GENERATION}{status}"), 1, now_ms).await?;
+    if let Some((prompt, completion)) = tokens {
+        count_in_postgres(db, PROMPT_TOKENS, prompt, now_ms).await?;
+        count_in_postgres(db, COMPLETION_TOKENS, completion, now_ms).await?;
+    }
+    Ok(())
+}
+
+/// Adds to a day's count (both engines read this SQL alike).
+const UPSERT: &str = "INSERT INTO ops_events (day, kind, count) VALUES ($1, $2, $3)
+     ON CONFLICT (day, kind) DO UPDATE SET count = ops_events.count + excluded.count";
+
+/// Where the in-memory counts are written: SQLite's database writer (in
+/// one job, committed with whatever else is being written) or a
+/// PostgreSQL pool (one transaction).
+#[derive(Clone)]
+pub enum CountsStore {
+    Sqlite(Arc<DbWriter>),
+    Postgres(PgPool),
+}
+
+impl CountsStore {
+    async fn add(&self, counts: Arc<Pending>) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(writer) => Ok(writer.run(move |db| write(db, &counts)).await?),
+            Self::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                for ((day, kind), count) in counts.iter() {
+                    sqlx::query(UPSERT)
+                        .bind(day)
+                        .bind(kind)
+                        .bind(i64::try_from(*count).unwrap_or(i64::MAX))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Ok(tx.commit().await?)
+            }
+        }
+    }
+
+    async fn forget_before(&self, day: i64) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(writer) => {
+                writer
+                    .run(move |db| {
+                        db.prepare_cached("DELETE FROM ops_events WHERE day < ?")?
+                            .execute([day])
+                    })
+                    .await?;
+            }
+            Self::Postgres(pool) => {
+                sqlx::query("DELETE FROM ops_events WHERE day < $1")
+                    .bind(day)
+                    .execute(pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Counts the end of a generation (`status` as the database names it) and
@@ -201,16 +281,15 @@ impl OpsEvents {
             .collect()
     }
 
-    /// Writes the pending counts in one job of the database writer; on
-    /// failure they stay pending for the next try.
-    pub async fn flush(&self, writer: &DbWriter) -> WriteResult<()> {
+    /// Writes the pending counts in one go; on failure they stay pending
+    /// for the next try.
+    pub async fn flush(&self, store: &CountsStore) -> Result<(), StoreError> {
         let taken = std::mem::take(&mut *self.lock());
         if taken.is_empty() {
             return Ok(());
         }
         let taken = Arc::new(taken);
-        let counts = taken.clone();
-        let written = writer.run(move |db| write(db, &counts)).await;
+        let written = store.add(taken.clone()).await;
         if written.is_err() {
             let mut pending = self.lock();
             for ((day, kind), count) in taken.iter() {
@@ -227,7 +306,7 @@ impl OpsEvents {
     /// before it stops the database writer.
     pub fn spawn_writer(
         self: Arc<Self>,
-        writer: Arc<DbWriter>,
+        store: CountsStore,
         shutdown: Shutdown,
     ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
@@ -241,7 +320,7 @@ impl OpsEvents {
                     _ = &mut stopped => true,
                     _ = tick.tick() => false,
                 };
-                if let Err(err) = self.flush(&writer).await {
+                if let Err(err) = self.flush(&store).await {
                     tracing::warn!(error = %err, "cannot write the operator page's counts; trying again in a minute");
                 }
                 if stopping {
@@ -251,13 +330,7 @@ impl OpsEvents {
                 if pruned_on != Some(today) {
                     pruned_on = Some(today);
                     let before = today - KEEP_DAYS;
-                    if let Err(err) = writer
-                        .run(move |db| {
-                            db.prepare_cached("DELETE FROM ops_events WHERE day < ?")?
-                                .execute([before])
-                        })
-                        .await
-                    {
+                    if let Err(err) = store.forget_before(before).await {
                         tracing::warn!(error = %err, "cannot remove old counts of the operator page");
                     }
                 }
@@ -272,11 +345,7 @@ impl OpsEvents {
 
 fn write(db: &Connection, counts: &Pending) -> rusqlite::Result<()> {
     for ((day, kind), count) in counts {
-        db.prepare_cached(
-            "INSERT INTO ops_events (day, kind, count) VALUES (?1, ?2, ?3)
-             ON CONFLICT (day, kind) DO UPDATE SET count = count + excluded.count",
-        )?
-        .execute(rusqlite::params![
+        db.prepare_cached(UPSERT)?.execute(rusqlite::params![
             day,
             kind,
             i64::try_from(*count).unwrap_or(i64::MAX)
@@ -319,13 +388,13 @@ mod tests {
         );
     }
 
-    async fn database() -> (tempfile::TempDir, sqlx::SqlitePool, DbWriter) {
+    async fn database() -> (tempfile::TempDir, sqlx::SqlitePool, Arc<DbWriter>) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/t.db", dir.path().display());
         let db = crate::db::connect(&url).await.unwrap();
         let writer =
             DbWriter::spawn(&dir.path().join("t.db"), crate::db_writer::BUSY_TIMEOUT).unwrap();
-        (dir, db, writer)
+        (dir, db, Arc::new(writer))
     }
 
     async fn count_of(db: &sqlx::SqlitePool, kind: &str) -> i64 {
@@ -349,10 +418,11 @@ mod tests {
             events.pending(),
             [(day_of(clock::now_ms()), "wechat:40164".to_owned(), 3)]
         );
-        events.flush(&writer).await.unwrap();
+        let store = CountsStore::Sqlite(writer);
+        events.flush(&store).await.unwrap();
         assert!(events.pending().is_empty());
         events.count("wechat:40164".into());
-        events.flush(&writer).await.unwrap();
+        events.flush(&store).await.unwrap();
         assert_eq!(count_of(&db, "wechat:40164").await, 4);
     }
 
@@ -384,7 +454,7 @@ mod tests {
         let events = OpsEvents::new();
         events.count(LOGIN.into());
         writer.stop().await;
-        assert!(events.flush(&writer).await.is_err());
+        assert!(events.flush(&CountsStore::Sqlite(writer)).await.is_err());
         assert_eq!(events.pending().len(), 1);
         assert_eq!(events.pending()[0].2, 1);
     }

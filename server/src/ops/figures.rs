@@ -7,16 +7,17 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use app::modules::admin::{Now, OpsFigures, OpsService, Series, TokenAge, WritingFigures, DAYS};
-use sqlx::SqlitePool;
 
 use super::events::{
     day_of, day_start_ms, OpsEvents, COMPLETION_TOKENS, FOLLOW_VIA_QR, GENERATION, LOGIN, OUTLINE,
     PROMPT_TOKENS,
 };
-use crate::{clock, wechat_login::streams::StreamLimits, writing::Writing};
+use crate::{
+    clock, db::Database, on_engine, wechat_login::streams::StreamLimits, writing::Writing,
+};
 
 pub struct OpsPage {
-    pub db: SqlitePool,
+    pub db: Database,
     pub events: Arc<OpsEvents>,
     pub login_streams: Arc<StreamLimits>,
     pub writing: Option<Arc<Writing>>,
@@ -39,12 +40,14 @@ impl OpsPage {
         let first = today - (DAYS as i64 - 1);
         let mut counts = Counts::new(first);
 
-        let rows: Vec<(i64, String, i64)> =
-            sqlx::query_as("SELECT day, kind, count FROM ops_events WHERE day BETWEEN ? AND ?")
+        // Portable SQL, run on whichever engine the site uses.
+        let rows: Vec<(i64, String, i64)> = on_engine!(&self.db, db => {
+            sqlx::query_as("SELECT day, kind, count FROM ops_events WHERE day BETWEEN $1 AND $2")
                 .bind(first)
                 .bind(today)
-                .fetch_all(&self.db)
-                .await?;
+                .fetch_all(db)
+                .await?
+        });
         for (day, kind, count) in rows {
             counts.add(day, &kind, u64::try_from(count).unwrap_or(0));
         }
@@ -53,31 +56,37 @@ impl OpsPage {
         }
 
         let mut new_users = vec![0; DAYS];
-        let rows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT (created_at + 28800000) / 86400000 AS day, COUNT(*) FROM users
-             WHERE created_at >= ? GROUP BY day",
-        )
-        .bind(day_start_ms(first))
-        .fetch_all(&self.db)
-        .await?;
+        let rows: Vec<(i64, i64)> = on_engine!(&self.db, db => {
+            sqlx::query_as(
+                "SELECT (created_at + 28800000) / 86400000 AS day, COUNT(*) FROM users
+                 WHERE created_at >= $1 GROUP BY day",
+            )
+            .bind(day_start_ms(first))
+            .fetch_all(db)
+            .await?
+        });
         for (day, count) in rows {
             if let Some(i) = counts.index(day) {
                 new_users[i] = u64::try_from(count).unwrap_or(0);
             }
         }
 
-        let (waiting_logins,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM login_attempts WHERE status != 'consumed' AND expires_at > ?",
-        )
-        .bind(now)
-        .fetch_one(&self.db)
-        .await?;
-        let token: Option<(i64, Option<i64>)> = sqlx::query_as(
-            "SELECT expires_at, fetched_at FROM wechat_access_token WHERE appid = ?",
-        )
-        .bind(&self.appid)
-        .fetch_optional(&self.db)
-        .await?;
+        let (waiting_logins,): (i64,) = on_engine!(&self.db, db => {
+            sqlx::query_as(
+                "SELECT COUNT(*) FROM login_attempts WHERE status != 'consumed' AND expires_at > $1",
+            )
+            .bind(now)
+            .fetch_one(db)
+            .await?
+        });
+        let token: Option<(i64, Option<i64>)> = on_engine!(&self.db, db => {
+            sqlx::query_as(
+                "SELECT expires_at, fetched_at FROM wechat_access_token WHERE appid = $1",
+            )
+            .bind(&self.appid)
+            .fetch_optional(db)
+            .await?
+        });
 
         let writing = self.writing.as_ref().map(|_| WritingFigures {
             generations: counts.sum(|kind| kind.starts_with(GENERATION)),

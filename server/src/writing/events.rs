@@ -98,7 +98,9 @@ async fn events(
     let core = writing.core().clone();
     // Listen before reading, so a change in between is not missed.
     let subscription = core.hub.subscribe(&id);
-    let first = store::latest_version(&core.db, &id, user.id)
+    let first = core
+        .store
+        .latest_version(&id, user.id)
         .await
         .map_err(|error| Refusal(server_error(error)))?
         .ok_or(Refusal(WritingError::NotFound))?;
@@ -203,7 +205,7 @@ impl Follow {
         }
         let row = match self.stored.take() {
             Some(row) => row,
-            None => match store::latest_version(&self.core.db, &self.id, self.user).await {
+            None => match self.core.store.latest_version(&self.id, self.user).await {
                 Ok(Some(row)) => row,
                 // Deleted meanwhile: nothing more to follow.
                 Ok(None) => return None,

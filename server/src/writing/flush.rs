@@ -11,7 +11,7 @@ use std::{sync::Arc, time::Duration};
 use tokio::time::MissedTickBehavior;
 
 use super::{generation::Generation, store, Core};
-use crate::{clock, state::Shutdown};
+use crate::state::Shutdown;
 
 pub const EVERY: Duration = Duration::from_millis(250);
 
@@ -47,7 +47,7 @@ pub fn spawn(core: Arc<Core>, shutdown: Shutdown) {
 }
 
 /// One batch: how many generations it stored text of.
-pub async fn flush(core: &Core) -> Result<usize, crate::db_writer::WriteError> {
+pub async fn flush(core: &Core) -> Result<usize, store::StoreError> {
     let pending: Vec<(Arc<Generation>, store::Append)> = core
         .generations
         .all()
@@ -64,9 +64,7 @@ pub async fn flush(core: &Core) -> Result<usize, crate::db_writer::WriteError> {
         .iter()
         .map(|a| a.text.len() + a.reasoning.len())
         .sum();
-    core.writer
-        .run(move |db| store::append(db, &batch, clock::now_ms()))
-        .await?;
+    core.store.append(batch).await?;
     // Benchmarks count these (RUST_LOG=server::writing::flush=debug).
     tracing::debug!(generations = pending.len(), bytes, "writing: batch stored");
     for (generation, append) in &pending {

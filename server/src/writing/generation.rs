@@ -17,7 +17,10 @@ use app::modules::writing::protocol::{GenerationStatus, Usage};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::{position::Position, store::Append};
+use super::{
+    position::Position,
+    store::{postgres::no_nul, Append},
+};
 
 pub struct Generation {
     pub article: String,
@@ -138,12 +141,15 @@ impl Generation {
         self.state().status = status;
     }
 
+    /// Adds what DeepSeek wrote. A U+0000 in it becomes U+FFFD here, as
+    /// it arrives: PostgreSQL cannot store it, and the stored text must
+    /// have the lengths the positions in memory count.
     pub fn push_text(&self, piece: &str) {
-        self.state().text.push_str(piece);
+        self.state().text.push_str(&no_nul(piece));
     }
 
     pub fn push_reasoning(&self, piece: &str) {
-        self.state().reasoning.push_str(piece);
+        self.state().reasoning.push_str(&no_nul(piece));
     }
 
     /// The text written so far (to continue from, to name the article).
@@ -400,6 +406,17 @@ mod tests {
         let end = g.finishing(GenerationStatus::Done, None);
         assert_eq!(end.text, "春天喝茶。");
         assert!(g.pending().is_none(), "the final write has it");
+    }
+
+    #[test]
+    fn a_nul_from_deepseek_becomes_a_replacement_character() {
+        let g = generation();
+        g.push_text("春\0天");
+        g.push_reasoning("\0");
+        let read = g.read(None);
+        assert_eq!(read.text, "春\u{FFFD}天");
+        assert_eq!(read.reasoning, "\u{FFFD}");
+        assert_eq!(g.pending().unwrap().text, "春\u{FFFD}天");
     }
 
     #[test]

@@ -26,7 +26,6 @@ use super::{
     store::{self, Finish},
     Core,
 };
-use crate::{clock, ops::events};
 
 /// What the visitor reads when he stopped it himself.
 pub const STOPPED: &str =
@@ -178,22 +177,7 @@ async fn store_end(core: &Core, generation: &Generation, ending: Ending, give_ba
     let mut tries = 0;
     loop {
         tries += 1;
-        let end = end.clone();
-        match core
-            .writer
-            .run(move |db| {
-                let now = clock::now_ms();
-                store::finish(db, &end, now)?;
-                // For the operator page, with the end it counts.
-                let tokens = end
-                    .end
-                    .usage
-                    .as_ref()
-                    .map(|u| (u64::from(u.prompt_tokens), u64::from(u.completion_tokens)));
-                events::count_generation(db, store::status_name(status), tokens, now)
-            })
-            .await
-        {
+        match core.store.finish(end.clone()).await {
             Ok(()) => break,
             Err(error) if tries < FINAL_WRITE_TRIES => {
                 tracing::warn!(article = %short(&generation.article), %error, "writing: cannot store the end of a generation; trying again");

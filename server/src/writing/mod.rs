@@ -11,7 +11,8 @@
 //! - [`generation`]: a running generation's text in memory, the registry
 //!   of running ones; [`job`] runs one; [`flush`] stores their text in
 //!   batches; [`hub`] tells followers to look again;
-//! - [`store`]: the SQL; [`position`]: where a follower is;
+//! - [`store`]: what is kept, per engine; [`position`]: where a follower
+//!   is;
 //! - [`service`]: the `WritingService` calls; [`events`]: the event
 //!   stream route; [`streams`]: open streams per user.
 
@@ -31,21 +32,19 @@ pub mod streams;
 
 use std::{sync::Arc, time::Duration};
 
-pub use app::modules::writing::service::WritingService;
-use sqlx::SqlitePool;
-
 use self::{
     generation::Generations,
     hub::{ArticleHub, MemoryHub},
     limits::Limits,
+    store::{ArticleStore, StoreError},
     streams::StreamLimits,
 };
-use crate::{clock, config::Config, db_writer::DbWriter, ops::OpsEvents, state::Shutdown};
+use crate::{clock, config::Config, ops::OpsEvents, state::Shutdown};
+pub use app::modules::writing::service::WritingService;
 
 /// Everything the calls, the jobs and the event streams share.
 pub struct Core {
-    pub db: SqlitePool,
-    pub writer: Arc<DbWriter>,
+    pub store: Arc<dyn ArticleStore>,
     pub hub: Arc<dyn ArticleHub>,
     pub generations: Generations,
     pub limits: Limits,
@@ -70,7 +69,7 @@ pub enum WritingStartError {
     #[error("the DeepSeek client: {0}")]
     Client(#[from] deepseek::Error),
     #[error("cannot mark the generations of the previous run interrupted: {0}")]
-    Database(#[from] crate::db_writer::WriteError),
+    Database(#[from] StoreError),
 }
 
 /// How long the daily limit looks back, with a margin.
@@ -85,8 +84,7 @@ impl Writing {
     pub async fn start(
         config: &Config,
         site_url: &str,
-        db: SqlitePool,
-        writer: Arc<DbWriter>,
+        store: Arc<dyn ArticleStore>,
         shutdown: Shutdown,
         streams_max: u32,
         ops: Arc<OpsEvents>,
@@ -95,9 +93,7 @@ impl Writing {
             return Ok(None);
         };
         let deepseek = deepseek::Client::new(client_config)?;
-        let interrupted = writer
-            .run(|db| store::interrupt_unfinished(db, job::INTERRUPTED, clock::now_ms()))
-            .await?;
+        let interrupted = store.interrupt_unfinished(job::INTERRUPTED).await?;
         if interrupted > 0 {
             tracing::warn!(
                 interrupted,
@@ -106,8 +102,7 @@ impl Writing {
         }
         let request_timeout = config.http.request_timeout;
         let core = Arc::new(Core {
-            db,
-            writer,
+            store,
             hub: Arc::new(MemoryHub::new()),
             generations: Generations::default(),
             limits: Limits::new(config.writing.clone()),
@@ -148,11 +143,7 @@ fn forget_old_generations(core: Arc<Core>, shutdown: Shutdown) {
                 _ = &mut stopped => return,
             }
             let before = clock::now_ms() - GENERATIONS_KEPT.as_millis() as i64;
-            if let Err(error) = core
-                .writer
-                .run(move |db| store::forget_generations(db, before))
-                .await
-            {
+            if let Err(error) = core.store.forget_generations(before).await {
                 tracing::warn!(%error, "writing: cannot forget old generations; trying again later");
             }
         }

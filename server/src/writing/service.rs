@@ -13,7 +13,9 @@ use super::{
     limits::{beijing_day_start, daily_limit_reached},
     new_article_id,
     position::Position,
-    prompts, server_error, store, Core, Writing, WritingService,
+    prompts, server_error,
+    store::{self, Regenerated},
+    Core, Writing, WritingService,
 };
 use crate::{clock, ops::events};
 use app::{
@@ -46,24 +48,13 @@ impl WritingService for Writing {
             kind: brief.kind.clone(),
             brief: serde_json::to_string(&brief).map_err(server_error)?,
         };
-        let (user_id, limit, since) = (
-            user.id,
-            core.limits.config().daily_limit,
-            beijing_day_start(now),
-        );
+        let quota = quota_of(core, user.id, now);
         let counted = core
-            .writer
-            .run(move |db| {
-                let Some(counted) = store::reserve_generation(db, user_id, now, since, limit)?
-                else {
-                    return Ok(None);
-                };
-                store::insert_article(db, &new, now)?;
-                Ok(Some(counted))
-            })
+            .store
+            .start_article(new, quota, now)
             .await
             .map_err(server_error)?
-            .ok_or_else(|| daily_limit_reached(limit))?;
+            .ok_or_else(|| daily_limit_reached(quota.limit))?;
         let generation = Generation::new(id.clone(), 1, user.id, Start::default());
         if !core.generations.insert(generation.clone()) {
             return Err(WritingError::Busy);
@@ -127,10 +118,7 @@ impl WritingService for Writing {
             }
         };
         // Nothing came of it: it does not count.
-        let _ = core
-            .writer
-            .run(move |db| store::give_back_generation(db, counted))
-            .await;
+        let _ = core.store.give_back_generation(counted).await;
         Err(WritingError::Upstream { message: failure })
     }
 
@@ -146,7 +134,9 @@ impl WritingService for Writing {
         if core.generations.get(id).is_some() {
             return Err(WritingError::Busy);
         }
-        let latest = store::version(&core.db, id, article.latest)
+        let latest = core
+            .store
+            .version(id, article.latest)
             .await
             .map_err(server_error)?
             .ok_or(WritingError::NotFound)?;
@@ -163,38 +153,17 @@ impl WritingService for Writing {
         let slot = core.limits.reserve_user(user.id)?;
         let line = core.limits.join_line()?;
         let now = clock::now_ms();
-        let (user_id, limit, since) = (
-            user.id,
-            core.limits.config().daily_limit,
-            beijing_day_start(now),
-        );
-        let (article_id, latest_number) = (id.to_owned(), article.latest);
-        let taken = core
-            .writer
-            .run(move |db| {
-                let Some(counted) = store::reserve_generation(db, user_id, now, since, limit)?
-                else {
-                    return Ok(Err(daily_limit_reached(limit)));
-                };
-                let version = match how {
-                    Regenerate::Fresh => store::add_version(db, &article_id, latest_number, now)?,
-                    Regenerate::Continue => {
-                        store::requeue_version(db, &article_id, latest_number, now)?
-                            .then_some(latest_number)
-                    }
-                };
-                match version {
-                    Some(version) => Ok(Ok((counted, version))),
-                    None => {
-                        // Someone else started one meanwhile.
-                        store::give_back_generation(db, counted)?;
-                        Ok(Err(WritingError::Busy))
-                    }
-                }
-            })
+        let quota = quota_of(core, user.id, now);
+        let (counted, version) = match core
+            .store
+            .regenerate(id, article.latest, how, quota, now)
             .await
-            .map_err(server_error)??;
-        let (counted, version) = taken;
+            .map_err(server_error)?
+        {
+            Regenerated::Queued { counted, version } => (counted, version),
+            Regenerated::DailyLimit => return Err(daily_limit_reached(quota.limit)),
+            Regenerated::Busy => return Err(WritingError::Busy),
+        };
         let start = match how {
             Regenerate::Fresh => Start::default(),
             Regenerate::Continue => Start {
@@ -237,9 +206,7 @@ impl WritingService for Writing {
     }
 
     async fn list(&self, user: &User) -> Result<Vec<ArticleSummary>, WritingError> {
-        store::list(&self.core.db, user.id)
-            .await
-            .map_err(server_error)
+        self.core.store.list(user.id).await.map_err(server_error)
     }
 
     async fn get(
@@ -265,10 +232,9 @@ impl WritingService for Writing {
         if core.generations.get(id).is_some() {
             return Err(WritingError::Busy);
         }
-        let (article_id, number) = (id.to_owned(), article.latest);
         let saved = core
-            .writer
-            .run(move |db| store::save(db, &article_id, number, &title, &body, clock::now_ms()))
+            .store
+            .save(id, article.latest, title, body)
             .await
             .map_err(server_error)?;
         if saved.is_none() {
@@ -285,12 +251,7 @@ impl WritingService for Writing {
             generation.stop();
             generation.wait_ended(STOP_WAIT).await;
         }
-        let (article_id, user_id) = (id.to_owned(), user.id);
-        let deleted = core
-            .writer
-            .run(move |db| store::delete(db, &article_id, user_id))
-            .await
-            .map_err(server_error)?;
+        let deleted = core.store.delete(id, user.id).await.map_err(server_error)?;
         if !deleted {
             return Err(WritingError::NotFound);
         }
@@ -302,7 +263,9 @@ impl WritingService for Writing {
     async fn quota(&self, user: &User) -> Result<Quota, WritingError> {
         let core = &self.core;
         let config = core.limits.config();
-        let used_today = store::used_since(&core.db, user.id, beijing_day_start(clock::now_ms()))
+        let used_today = core
+            .store
+            .used_since(user.id, beijing_day_start(clock::now_ms()))
             .await
             .map_err(server_error)?;
         Ok(Quota {
@@ -323,21 +286,31 @@ async fn own_article(
     if !is_article_id(id) {
         return Err(WritingError::NotFound);
     }
-    store::article(&core.db, id, user.id)
+    core.store
+        .article(id, user.id)
         .await
         .map_err(server_error)?
         .ok_or(WritingError::NotFound)
 }
 
+/// The daily limit of `user` on the Beijing day of `now`.
+fn quota_of(core: &Core, user: i64, now: i64) -> store::Quota {
+    store::Quota {
+        user,
+        since: beijing_day_start(now),
+        limit: core.limits.config().daily_limit,
+    }
+}
+
 /// Counts a generation of `user` against the daily limit.
 async fn reserve(core: &Core, user: i64) -> Result<i64, WritingError> {
     let now = clock::now_ms();
-    let (limit, since) = (core.limits.config().daily_limit, beijing_day_start(now));
-    core.writer
-        .run(move |db| store::reserve_generation(db, user, now, since, limit))
+    let quota = quota_of(core, user, now);
+    core.store
+        .reserve_generation(quota, now)
         .await
         .map_err(server_error)?
-        .ok_or_else(|| daily_limit_reached(limit))
+        .ok_or_else(|| daily_limit_reached(quota.limit))
 }
 
 async fn detail(
@@ -348,13 +321,13 @@ async fn detail(
 ) -> Result<ArticleDetail, WritingError> {
     let article = own_article(core, user, id).await?;
     let number = version.map_or(article.latest, i64::from);
-    let row = store::version(&core.db, id, number)
+    let row = core
+        .store
+        .version(id, number)
         .await
         .map_err(server_error)?
         .ok_or(WritingError::NotFound)?;
-    let mut versions = store::version_infos(&core.db, id)
-        .await
-        .map_err(server_error)?;
+    let mut versions = core.store.version_infos(id).await.map_err(server_error)?;
     let brief: Brief = serde_json::from_str(&article.brief).map_err(server_error)?;
     // The running version: what memory has, ahead of the last batch.
     let live = core

@@ -16,7 +16,8 @@ use std::{
 };
 
 use server::{
-    config::Config, db_writer::DbWriter, startup::Application, wechat_login::writer::Writer,
+    config::Config, db::Engine, db_writer::DbWriter, startup::Application,
+    wechat_login::writer::Writer,
 };
 use wechat::{
     callback::{open_reply, push_request, PushMode, PushRequest},
@@ -34,9 +35,14 @@ pub struct TestApp {
     pub base: String,
     /// A browser: keeps cookies.
     pub browser: reqwest::Client,
-    pub db: sqlx::SqlitePool,
+    /// The server's database, for a test's own checks: portable SQL with
+    /// `$1` placeholders (SQLite reads them too), whichever engine runs.
+    pub db: sqlx::AnyPool,
     /// The server's `DATABASE_URL`.
     pub database_url: String,
+    /// The PostgreSQL database this test made, dropped with it (`None` on
+    /// SQLite, and for a second server beside another on its database).
+    owned_database: Option<String>,
     pub aes: bool,
     /// The login writer, to stop it as a crash would.
     pub writer: Arc<Writer>,
@@ -54,6 +60,124 @@ impl Drop for TestApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        if let Some(name) = self.owned_database.take() {
+            postgres::drop_database(name);
+        }
+    }
+}
+
+/// The engine the integration tests run on: SQLite unless
+/// `WENSI_TEST_DB=postgres` (the test command runs the suite on both).
+pub fn engine() -> Engine {
+    match std::env::var("WENSI_TEST_DB").as_deref() {
+        Ok("postgres") => Engine::Postgres,
+        Ok("sqlite") | Ok("") | Err(_) => Engine::Sqlite,
+        Ok(other) => panic!("WENSI_TEST_DB={other}: use sqlite or postgres"),
+    }
+}
+
+/// Says why a test that needs PostgreSQL (several server processes on one
+/// database) does not run, and returns true, on SQLite.
+pub fn skip_unless_postgres(test: &str) -> bool {
+    if engine() == Engine::Postgres {
+        return false;
+    }
+    println!("{test}: needs PostgreSQL (WENSI_TEST_DB=postgres); skipped on SQLite");
+    true
+}
+
+/// A fresh database per test on the PostgreSQL at `WENSI_TEST_PG_URL`.
+pub mod postgres {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// Where the test databases are made; `scripts/setup.sh` makes this
+    /// role on the local PostgreSQL. An obviously test-only password.
+    pub const DEFAULT_ADMIN_URL: &str =
+        "postgres://wensi_test:wensi-test-only@127.0.0.1:5432/postgres";
+
+    pub fn admin_url() -> String {
+        std::env::var("WENSI_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.into())
+    }
+
+    /// `admin_url` with another database name.
+    pub fn url_of(name: &str) -> String {
+        let admin = admin_url();
+        let (server, _) = admin
+            .rsplit_once('/')
+            .expect("WENSI_TEST_PG_URL ends with /database");
+        format!("{server}/{name}")
+    }
+
+    /// Makes an empty database and returns its name.
+    pub async fn create_database() -> String {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "wensi_t_{}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            super::now_unix()
+        );
+        let mut admin = admin().await;
+        forget_stale(&mut admin).await;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|e| panic!("cannot create a test database ({e}): is PostgreSQL running? scripts/setup.sh starts it"));
+        name
+    }
+
+    /// Drops test databases over an hour old: a test that panicked before
+    /// its `Drop` (or a killed run) leaves its database behind. Once per
+    /// test process.
+    async fn forget_stale(admin: &mut sqlx::PgConnection) {
+        static ONCE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+        ONCE.get_or_init(|| async {
+            let names: Vec<String> = sqlx::query_scalar(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'wensi\\_t\\_%'",
+            )
+            .fetch_all(&mut *admin)
+            .await
+            .unwrap_or_default();
+            let hour_ago = super::now_unix() - 3600;
+            for name in names {
+                let made: i64 = name
+                    .rsplit('_')
+                    .next()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(i64::MAX);
+                if made < hour_ago {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut *admin)
+                        .await;
+                }
+            }
+        })
+        .await;
+    }
+
+    async fn admin() -> sqlx::PgConnection {
+        use sqlx::Connection;
+        sqlx::PgConnection::connect(&admin_url())
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at WENSI_TEST_PG_URL ({e}): scripts/setup.sh starts it"))
+    }
+
+    /// Drops `name`, ending its connections (called from `Drop`, so on a
+    /// thread of its own with its own runtime).
+    pub fn drop_database(name: String) {
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let mut admin = admin().await;
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await;
+            });
+        })
+        .join();
     }
 }
 
@@ -89,27 +213,40 @@ async fn launch_with(
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    launch(
-        tempfile::tempdir().unwrap(),
-        settings,
-        site_root.to_owned(),
-        tweak,
-    )
-    .await
+    let dir = tempfile::tempdir().unwrap();
+    let database = match engine() {
+        Engine::Sqlite => Database::Owned(format!("sqlite://{}/site.db", dir.path().display())),
+        Engine::Postgres => Database::OwnedPostgres(postgres::create_database().await),
+    };
+    launch(dir, database, settings, site_root.to_owned(), tweak).await
 }
 
-/// Starts the server on the database in `dir`.
+/// Which database a server starts on.
+enum Database {
+    /// This test's own (SQLite: a file in the test's folder).
+    Owned(String),
+    /// This test's own PostgreSQL database (its name), dropped with it.
+    OwnedPostgres(String),
+    /// Another server's (the URL): not dropped with this one.
+    Beside(String),
+}
+
+/// Starts the server on `database`; `dir` holds what the test keeps.
 async fn launch(
     dir: tempfile::TempDir,
+    database: Database,
     settings: Vec<(String, String)>,
     site_root: String,
     tweak: impl FnOnce(&mut Config),
 ) -> TestApp {
+    let (database_url, owned_database) = match database {
+        Database::Owned(url) | Database::Beside(url) => (url, None),
+        Database::OwnedPostgres(name) => (postgres::url_of(&name), Some(name)),
+    };
     let mut vars: HashMap<String, String> = HashMap::from([
-        (
-            "DATABASE_URL".into(),
-            format!("sqlite://{}/site.db", dir.path().display()),
-        ),
+        ("DATABASE_URL".into(), database_url),
+        // Tests run side by side on one PostgreSQL (100 connections).
+        ("DATABASE_MAX_CONNECTIONS".into(), "4".into()),
         ("THEME_DIR".into(), theme_dir().display().to_string()),
         ("WECHAT_APPID".into(), APPID.into()),
         ("WECHAT_SANDBOX".into(), "1".into()),
@@ -136,7 +273,10 @@ async fn launch(
     let server = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
-    let db = sqlx::SqlitePool::connect(&vars["DATABASE_URL"])
+    sqlx::any::install_default_drivers();
+    let db = sqlx::pool::PoolOptions::<sqlx::Any>::new()
+        .max_connections(2)
+        .connect(&vars["DATABASE_URL"])
         .await
         .unwrap();
     TestApp {
@@ -144,6 +284,7 @@ async fn launch(
         browser: new_browser(),
         db,
         database_url: vars["DATABASE_URL"].clone(),
+        owned_database,
         aes,
         writer,
         db_writer,
@@ -174,10 +315,36 @@ impl TestApp {
         let mut settings = self.settings.clone();
         settings.extend(more.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let dir = self.dir.take().unwrap();
-        launch(dir, settings, self.site_root.clone(), |_| {}).await
+        // The new server takes over the database (and its dropping).
+        let database = match self.owned_database.take() {
+            Some(name) => Database::OwnedPostgres(name),
+            None => Database::Owned(self.database_url.clone()),
+        };
+        launch(dir, database, settings, self.site_root.clone(), |_| {}).await
     }
 
-    /// The database file (for a test that plays a crash on it).
+    /// Starts a second server process on this one's database, with the
+    /// same settings plus `more` (several servers behind one address, on
+    /// PostgreSQL). It leaves the database to this one.
+    pub async fn spawn_beside(&self, more: &[(&str, &str)]) -> TestApp {
+        assert_eq!(
+            engine(),
+            Engine::Postgres,
+            "several servers share a database only on PostgreSQL"
+        );
+        let mut settings = self.settings.clone();
+        settings.extend(more.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        launch(
+            tempfile::tempdir().unwrap(),
+            Database::Beside(self.database_url.clone()),
+            settings,
+            self.site_root.clone(),
+            |_| {},
+        )
+        .await
+    }
+
+    /// The database file (for a test that plays a crash on it; SQLite).
     pub fn database(&self) -> PathBuf {
         self.dir.as_ref().unwrap().path().join("site.db")
     }

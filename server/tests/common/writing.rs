@@ -305,7 +305,7 @@ impl TestApp {
     /// The stored body and status of an article's version.
     pub async fn stored(&self, id: &str, version: i64) -> (String, String) {
         sqlx::query_as(
-            "SELECT body, status FROM article_versions WHERE article_id = ? AND number = ?",
+            "SELECT body, status FROM article_versions WHERE article_id = $1 AND number = $2",
         )
         .bind(id)
         .bind(version)

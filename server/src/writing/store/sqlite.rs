@@ -1,85 +1,186 @@
-//! The writing module's SQL: reads on the pool (sqlx), writes as statements
-//! for the site's database writer (rusqlite, run inside its batch
-//! transactions, see `db_writer`). Every read that a visitor's call makes
-//! names the user: an article of another user is not found.
+//! The writing module's store on SQLite: reads on the pool (sqlx), writes
+//! as statements for the site's database writer (rusqlite, run inside its
+//! batch transactions, see `db_writer`), so a thousand generations'
+//! batches and the login's writes share one commit.
 
-use app::modules::writing::protocol::{ArticleSummary, GenerationStatus, Usage, VersionInfo};
+use std::sync::Arc;
+
+use app::modules::writing::protocol::{ArticleSummary, Regenerate, VersionInfo};
+use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
-use sqlx::{FromRow, SqlitePool};
+use sqlx::SqlitePool;
 
-use super::generation::Ending;
-use crate::clock;
+use super::{
+    chars, status_name, summary, version_info, Append, Appended, ArticleRow, ArticleStore, Finish,
+    NewArticle, Quota, Regenerated, StoreError, VersionRow, LIST_LIMIT, VERSION_COLUMNS,
+};
+use crate::{clock, db_writer::DbWriter, ops::events};
 
-/// How many articles the list shows (newest first).
-pub const LIST_LIMIT: i64 = 1_000;
+pub struct SqliteArticles {
+    db: SqlitePool,
+    writer: Arc<DbWriter>,
+}
 
-/// The name of a status in the database: the same word as in the JSON and
-/// the pages' `data-status`.
-pub use app::modules::writing::status::word as status_name;
-
-pub fn parse_status(name: &str) -> GenerationStatus {
-    match name {
-        "queued" => GenerationStatus::Queued,
-        "running" => GenerationStatus::Running,
-        "done" => GenerationStatus::Done,
-        "stopped" => GenerationStatus::Stopped,
-        "failed" => GenerationStatus::Failed,
-        // The CHECK constraint allows nothing else.
-        _ => GenerationStatus::Interrupted,
+impl SqliteArticles {
+    pub fn new(db: SqlitePool, writer: Arc<DbWriter>) -> Self {
+        Self { db, writer }
     }
 }
 
-#[derive(Clone, Debug, FromRow)]
-pub struct ArticleRow {
-    pub id: String,
-    pub title: String,
-    pub title_set: bool,
-    pub kind: String,
-    /// JSON of the brief.
-    pub brief: String,
-    pub latest: i64,
-    pub updated_at: i64,
-}
-
-#[derive(Clone, Debug, FromRow)]
-pub struct VersionRow {
-    pub number: i64,
-    pub status: String,
-    pub body: String,
-    pub reasoning: String,
-    pub revision: i64,
-    pub problem: Option<String>,
-    pub prompt_tokens: Option<i64>,
-    pub completion_tokens: Option<i64>,
-    pub cache_hit_tokens: Option<i64>,
-    pub cache_miss_tokens: Option<i64>,
-    pub reasoning_tokens: Option<i64>,
-    pub elapsed_ms: i64,
-    pub updated_at: i64,
-}
-
-impl VersionRow {
-    pub fn status(&self) -> GenerationStatus {
-        parse_status(&self.status)
+#[async_trait]
+impl ArticleStore for SqliteArticles {
+    async fn article(&self, id: &str, user: i64) -> Result<Option<ArticleRow>, StoreError> {
+        Ok(article(&self.db, id, user).await?)
     }
 
-    pub fn usage(&self) -> Option<Usage> {
-        let n = |v: Option<i64>| v.map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX));
-        self.prompt_tokens.map(|_| Usage {
-            prompt_tokens: n(self.prompt_tokens),
-            completion_tokens: n(self.completion_tokens),
-            cache_hit_tokens: n(self.cache_hit_tokens),
-            cache_miss_tokens: n(self.cache_miss_tokens),
-            reasoning_tokens: n(self.reasoning_tokens),
-        })
+    async fn version(&self, id: &str, number: i64) -> Result<Option<VersionRow>, StoreError> {
+        Ok(version(&self.db, id, number).await?)
+    }
+
+    async fn latest_version(&self, id: &str, user: i64) -> Result<Option<VersionRow>, StoreError> {
+        Ok(latest_version(&self.db, id, user).await?)
+    }
+
+    async fn version_infos(&self, id: &str) -> Result<Vec<VersionInfo>, StoreError> {
+        Ok(version_infos(&self.db, id).await?)
+    }
+
+    async fn list(&self, user: i64) -> Result<Vec<ArticleSummary>, StoreError> {
+        Ok(list(&self.db, user).await?)
+    }
+
+    async fn used_since(&self, user: i64, since: i64) -> Result<u32, StoreError> {
+        Ok(used_since(&self.db, user, since).await?)
+    }
+
+    async fn start_article(
+        &self,
+        article: NewArticle,
+        quota: Quota,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .writer
+            .run(move |db| {
+                let Some(counted) = reserve_generation(db, quota, now)? else {
+                    return Ok(None);
+                };
+                insert_article(db, &article, now)?;
+                Ok(Some(counted))
+            })
+            .await?)
+    }
+
+    async fn reserve_generation(&self, quota: Quota, now: i64) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .writer
+            .run(move |db| reserve_generation(db, quota, now))
+            .await?)
+    }
+
+    async fn give_back_generation(&self, id: i64) -> Result<(), StoreError> {
+        Ok(self
+            .writer
+            .run(move |db| give_back_generation(db, id))
+            .await?)
+    }
+
+    async fn regenerate(
+        &self,
+        article: &str,
+        latest: i64,
+        how: Regenerate,
+        quota: Quota,
+        now: i64,
+    ) -> Result<Regenerated, StoreError> {
+        let article = article.to_owned();
+        Ok(self
+            .writer
+            .run(move |db| {
+                let Some(counted) = reserve_generation(db, quota, now)? else {
+                    return Ok(Regenerated::DailyLimit);
+                };
+                let version = match how {
+                    Regenerate::Fresh => add_version(db, &article, latest, now)?,
+                    Regenerate::Continue => {
+                        requeue_version(db, &article, latest, now)?.then_some(latest)
+                    }
+                };
+                match version {
+                    Some(version) => Ok(Regenerated::Queued { counted, version }),
+                    None => {
+                        give_back_generation(db, counted)?;
+                        Ok(Regenerated::Busy)
+                    }
+                }
+            })
+            .await?)
+    }
+
+    async fn append(&self, appends: Arc<Vec<Append>>) -> Result<Appended, StoreError> {
+        let stored = self
+            .writer
+            .run(move |db| append(db, &appends, clock::now_ms()))
+            .await?;
+        Ok(Appended { stored })
+    }
+
+    async fn finish(&self, end: Arc<Finish>) -> Result<(), StoreError> {
+        Ok(self
+            .writer
+            .run(move |db| {
+                let now = clock::now_ms();
+                finish(db, &end, now)?;
+                // For the operator page, with the end it counts.
+                let tokens = end
+                    .end
+                    .usage
+                    .as_ref()
+                    .map(|u| (u64::from(u.prompt_tokens), u64::from(u.completion_tokens)));
+                events::count_generation(db, status_name(end.end.status), tokens, now)
+            })
+            .await?)
+    }
+
+    async fn save(
+        &self,
+        article: &str,
+        number: i64,
+        title: String,
+        body: String,
+    ) -> Result<Option<i64>, StoreError> {
+        let article = article.to_owned();
+        Ok(self
+            .writer
+            .run(move |db| save(db, &article, number, &title, &body, clock::now_ms()))
+            .await?)
+    }
+
+    async fn delete(&self, id: &str, user: i64) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        Ok(self.writer.run(move |db| delete(db, &id, user)).await?)
+    }
+
+    /// One process owns the file: every version still queued or running
+    /// was cut off by the end of the previous one.
+    async fn interrupt_unfinished(&self, problem: &str) -> Result<usize, StoreError> {
+        let problem = problem.to_owned();
+        Ok(self
+            .writer
+            .run(move |db| interrupt_unfinished(db, &problem, clock::now_ms()))
+            .await?)
+    }
+
+    async fn forget_generations(&self, before: i64) -> Result<usize, StoreError> {
+        Ok(self
+            .writer
+            .run(move |db| forget_generations(db, before))
+            .await?)
     }
 }
-
-const VERSION_COLUMNS: &str = "number, status, body, reasoning, revision, problem, prompt_tokens, \
-     completion_tokens, cache_hit_tokens, cache_miss_tokens, reasoning_tokens, elapsed_ms, updated_at";
 
 /// Article `id` if it belongs to `user`.
-pub async fn article(db: &SqlitePool, id: &str, user: i64) -> sqlx::Result<Option<ArticleRow>> {
+async fn article(db: &SqlitePool, id: &str, user: i64) -> sqlx::Result<Option<ArticleRow>> {
     sqlx::query_as(
         "SELECT id, title, title_set, kind, brief, latest, updated_at
          FROM articles WHERE id = ? AND user_id = ?",
@@ -91,9 +192,9 @@ pub async fn article(db: &SqlitePool, id: &str, user: i64) -> sqlx::Result<Optio
 }
 
 /// Version `number` of article `id` (whose owner the caller checked).
-pub async fn version(db: &SqlitePool, id: &str, number: i64) -> sqlx::Result<Option<VersionRow>> {
+async fn version(db: &SqlitePool, id: &str, number: i64) -> sqlx::Result<Option<VersionRow>> {
     sqlx::query_as(&format!(
-        "SELECT {VERSION_COLUMNS} FROM article_versions WHERE article_id = ? AND number = ?"
+        "SELECT {VERSION_COLUMNS} FROM article_versions v WHERE article_id = ? AND number = ?"
     ))
     .bind(id)
     .bind(number)
@@ -103,19 +204,11 @@ pub async fn version(db: &SqlitePool, id: &str, number: i64) -> sqlx::Result<Opt
 
 /// The newest version of article `id`, if the article belongs to `user`:
 /// one read, for event streams.
-pub async fn latest_version(
-    db: &SqlitePool,
-    id: &str,
-    user: i64,
-) -> sqlx::Result<Option<VersionRow>> {
+async fn latest_version(db: &SqlitePool, id: &str, user: i64) -> sqlx::Result<Option<VersionRow>> {
     sqlx::query_as(&format!(
-        "SELECT {} FROM article_versions v JOIN articles a ON a.id = v.article_id AND a.latest = v.number
-         WHERE a.id = ? AND a.user_id = ?",
-        VERSION_COLUMNS
-            .split(", ")
-            .map(|c| format!("v.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        "SELECT {VERSION_COLUMNS} FROM article_versions v
+         JOIN articles a ON a.id = v.article_id AND a.latest = v.number
+         WHERE a.id = ? AND a.user_id = ?"
     ))
     .bind(id)
     .bind(user)
@@ -124,7 +217,7 @@ pub async fn latest_version(
 }
 
 /// Every version of article `id`, oldest first.
-pub async fn version_infos(db: &SqlitePool, id: &str) -> sqlx::Result<Vec<VersionInfo>> {
+async fn version_infos(db: &SqlitePool, id: &str) -> sqlx::Result<Vec<VersionInfo>> {
     let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(
         "SELECT number, status, body_chars, created_at FROM article_versions
          WHERE article_id = ? ORDER BY number",
@@ -132,19 +225,11 @@ pub async fn version_infos(db: &SqlitePool, id: &str) -> sqlx::Result<Vec<Versio
     .bind(id)
     .fetch_all(db)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(number, status, chars, created_at)| VersionInfo {
-            number: number as u32,
-            status: parse_status(&status),
-            chars: chars as u32,
-            created_at: clock::rfc3339(created_at),
-        })
-        .collect())
+    Ok(rows.into_iter().map(version_info).collect())
 }
 
 /// `user`'s articles, newest first.
-pub async fn list(db: &SqlitePool, user: i64) -> sqlx::Result<Vec<ArticleSummary>> {
+async fn list(db: &SqlitePool, user: i64) -> sqlx::Result<Vec<ArticleSummary>> {
     // On the request's thread: the `/articles` page reads it while
     // rendering (`sqlite_reads`).
     crate::sqlite_reads::read(db, move |db| {
@@ -154,14 +239,14 @@ pub async fn list(db: &SqlitePool, user: i64) -> sqlx::Result<Vec<ArticleSummary
              WHERE a.user_id = ? ORDER BY a.updated_at DESC LIMIT ?",
         )?
         .query_map(params![user, LIST_LIMIT], |row| {
-            Ok(ArticleSummary {
-                id: row.get(0)?,
-                title: row.get(1)?,
-                kind: row.get(2)?,
-                status: parse_status(row.get_ref(3)?.as_str()?),
-                chars: row.get::<_, i64>(4)? as u32,
-                updated_at: clock::rfc3339(row.get(5)?),
-            })
+            Ok(summary((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+            )))
         })?
         .collect()
     })
@@ -169,7 +254,7 @@ pub async fn list(db: &SqlitePool, user: i64) -> sqlx::Result<Vec<ArticleSummary
 }
 
 /// Generations `user` started since `since`.
-pub async fn used_since(db: &SqlitePool, user: i64, since: i64) -> sqlx::Result<u32> {
+async fn used_since(db: &SqlitePool, user: i64, since: i64) -> sqlx::Result<u32> {
     // On the request's thread: the `/write` page shows it (`sqlite_reads`).
     crate::sqlite_reads::read(db, move |db| {
         db.prepare_cached(
@@ -186,13 +271,8 @@ pub async fn used_since(db: &SqlitePool, user: i64, since: i64) -> sqlx::Result<
 /// Records a generation of `user` unless he already started `limit` since
 /// `since` (0: no limit): its row id, or `None` when the limit is reached.
 /// One statement, so parallel requests cannot both take the last one.
-pub fn reserve_generation(
-    db: &Connection,
-    user: i64,
-    now: i64,
-    since: i64,
-    limit: u32,
-) -> rusqlite::Result<Option<i64>> {
+fn reserve_generation(db: &Connection, quota: Quota, now: i64) -> rusqlite::Result<Option<i64>> {
+    let Quota { user, since, limit } = quota;
     let inserted = db
         .prepare_cached(
             "INSERT INTO writing_generations (user_id, started_at)
@@ -204,7 +284,7 @@ pub fn reserve_generation(
 }
 
 /// Gives a generation back (DeepSeek refused it before writing anything).
-pub fn give_back_generation(db: &Connection, id: i64) -> rusqlite::Result<()> {
+fn give_back_generation(db: &Connection, id: i64) -> rusqlite::Result<()> {
     db.prepare_cached("DELETE FROM writing_generations WHERE id = ?")?
         .execute([id])?;
     Ok(())
@@ -212,21 +292,13 @@ pub fn give_back_generation(db: &Connection, id: i64) -> rusqlite::Result<()> {
 
 /// Forgets generations older than `before`: the daily limit looks back one
 /// day at most.
-pub fn forget_generations(db: &Connection, before: i64) -> rusqlite::Result<usize> {
+fn forget_generations(db: &Connection, before: i64) -> rusqlite::Result<usize> {
     db.prepare_cached("DELETE FROM writing_generations WHERE started_at < ?")?
         .execute([before])
 }
 
-pub struct NewArticle {
-    pub id: String,
-    pub user: i64,
-    pub title: String,
-    pub kind: String,
-    pub brief: String,
-}
-
 /// A new article and its first version, queued.
-pub fn insert_article(db: &Connection, article: &NewArticle, now: i64) -> rusqlite::Result<()> {
+fn insert_article(db: &Connection, article: &NewArticle, now: i64) -> rusqlite::Result<()> {
     db.prepare_cached(
         "INSERT INTO articles (id, user_id, title, kind, brief, latest, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
@@ -257,7 +329,7 @@ fn insert_version(db: &Connection, article: &str, number: i64, now: i64) -> rusq
 /// The next version of an article, queued, if its newest is still
 /// `latest` and finished: the new number, or `None` (someone else started
 /// one meanwhile).
-pub fn add_version(
+fn add_version(
     db: &Connection,
     article: &str,
     latest: i64,
@@ -280,7 +352,7 @@ pub fn add_version(
 
 /// Queues a stopped, failed or interrupted version again, to go on from
 /// its text; whether it was one.
-pub fn requeue_version(
+fn requeue_version(
     db: &Connection,
     article: &str,
     number: i64,
@@ -299,32 +371,11 @@ pub fn requeue_version(
     Ok(changed == 1)
 }
 
-/// The length of a text as the article list shows it (characters, what
-/// SQLite's `length()` counts). Stored with the text: `length(body)` in the
-/// list's query read every article's whole text, 31% of the `/articles`
-/// page's instructions with 50 articles (bench/README.md).
-fn chars(text: &str) -> i64 {
-    text.chars().count() as i64
-}
-
-/// New text of a running version, to append where the stored text ends.
-#[derive(Clone, Debug)]
-pub struct Append {
-    pub article: String,
-    pub version: i64,
-    /// The stored lengths this text follows.
-    pub text_at: usize,
-    pub reasoning_at: usize,
-    pub text: String,
-    pub reasoning: String,
-    pub status: GenerationStatus,
-}
-
 /// Appends each piece where its version's stored text ends; a piece whose
 /// version is no longer there, no longer running, or stored up to another
 /// length (a final write came first) changes nothing. How many were
 /// appended.
-pub fn append(db: &Connection, appends: &[Append], now: i64) -> rusqlite::Result<usize> {
+fn append(db: &Connection, appends: &[Append], now: i64) -> rusqlite::Result<usize> {
     let mut statement = db.prepare_cached(
         "UPDATE article_versions SET
              body = body || ?1, body_bytes = body_bytes + ?2, body_chars = body_chars + ?11,
@@ -352,22 +403,8 @@ pub fn append(db: &Connection, appends: &[Append], now: i64) -> rusqlite::Result
     Ok(appended)
 }
 
-/// The end of a generation: its whole text and how it ended.
-#[derive(Clone, Debug)]
-pub struct Finish {
-    pub article: String,
-    pub version: i64,
-    /// What the generation ended with.
-    pub end: Ending,
-    /// The article's new name (its first heading), unless the visitor
-    /// named it himself.
-    pub title: Option<String>,
-    /// A generation to give back (DeepSeek wrote nothing).
-    pub give_back: Option<i64>,
-}
-
 /// Stores the end of a generation in one write.
-pub fn finish(db: &Connection, finish: &Finish, now: i64) -> rusqlite::Result<()> {
+fn finish(db: &Connection, finish: &Finish, now: i64) -> rusqlite::Result<()> {
     let end = &finish.end;
     let usage = end.usage.as_ref();
     db.prepare_cached(
@@ -409,7 +446,7 @@ pub fn finish(db: &Connection, finish: &Finish, now: i64) -> rusqlite::Result<()
 
 /// Saves the visitor's edit of the newest version `number`, unless it is
 /// being generated: its new revision, or `None`.
-pub fn save(
+fn save(
     db: &Connection,
     article: &str,
     number: i64,
@@ -438,7 +475,7 @@ pub fn save(
 }
 
 /// Deletes article `id` of `user` with its versions; whether it was there.
-pub fn delete(db: &Connection, id: &str, user: i64) -> rusqlite::Result<bool> {
+fn delete(db: &Connection, id: &str, user: i64) -> rusqlite::Result<bool> {
     let deleted = db
         .prepare_cached("DELETE FROM articles WHERE id = ? AND user_id = ?")?
         .execute(params![id, user])?;
@@ -447,7 +484,7 @@ pub fn delete(db: &Connection, id: &str, user: i64) -> rusqlite::Result<bool> {
 
 /// At start-up: every version still queued or running was cut off by the
 /// end of the previous process. What it had is kept.
-pub fn interrupt_unfinished(db: &Connection, problem: &str, now: i64) -> rusqlite::Result<usize> {
+fn interrupt_unfinished(db: &Connection, problem: &str, now: i64) -> rusqlite::Result<usize> {
     db.prepare_cached(
         "UPDATE article_versions SET status = 'interrupted', problem = ?, updated_at = ?
          WHERE status IN ('queued', 'running')",
@@ -458,6 +495,8 @@ pub fn interrupt_unfinished(db: &Connection, problem: &str, now: i64) -> rusqlit
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::writing::generation::Ending;
+    use app::modules::writing::protocol::{GenerationStatus, Usage};
 
     async fn db() -> (tempfile::TempDir, SqlitePool, Connection) {
         let dir = tempfile::tempdir().unwrap();
@@ -476,6 +515,10 @@ mod tests {
         (dir, pool, conn)
     }
 
+    fn quota(user: i64, since: i64, limit: u32) -> Quota {
+        Quota { user, since, limit }
+    }
+
     fn new_article(id: &str, user: i64) -> NewArticle {
         NewArticle {
             id: id.into(),
@@ -490,23 +533,25 @@ mod tests {
     async fn the_daily_limit_is_taken_in_one_statement() {
         let (_dir, pool, conn) = db().await;
         let ids: Vec<_> = (0..5)
-            .map(|i| reserve_generation(&conn, 1, 1_000 + i, 1_000, 3).unwrap())
+            .map(|i| reserve_generation(&conn, quota(1, 1_000, 3), 1_000 + i).unwrap())
             .collect();
         assert_eq!(ids.iter().filter(|id| id.is_some()).count(), 3);
         assert!(
-            reserve_generation(&conn, 2, 1_000, 1_000, 3)
+            reserve_generation(&conn, quota(2, 1_000, 3), 1_000)
                 .unwrap()
                 .is_some(),
             "per user"
         );
         assert!(
-            reserve_generation(&conn, 1, 1_000, 2_000, 3)
+            reserve_generation(&conn, quota(1, 2_000, 3), 1_000)
                 .unwrap()
                 .is_some(),
             "a new day"
         );
         assert!(
-            reserve_generation(&conn, 1, 1_000, 0, 0).unwrap().is_some(),
+            reserve_generation(&conn, quota(1, 0, 0), 1_000)
+                .unwrap()
+                .is_some(),
             "0: no limit"
         );
         give_back_generation(&conn, ids[0].unwrap()).unwrap();

@@ -1,0 +1,174 @@
+//! What one server process tells the others, on PostgreSQL: "this changed"
+//! through `LISTEN`/`NOTIFY`. Several processes share one database; a
+//! WeChat scan may reach process B while the browser waits on process A,
+//! and a generation written by A may be followed through B.
+//!
+//! The database stays the truth: a notification carries only an id (an
+//! attempt's, an article's, a session's), and whoever hears it reads the
+//! database again. A change is announced with [`send`] inside the
+//! transaction that made it, so it is delivered at the commit, and never for
+//! a change that was rolled back.
+//!
+//! Each process holds one [`Listener`]: one connection that listens on
+//! every channel in [`CHANNELS`] and calls the handlers registered for a
+//! channel. Notifications sent while the connection was lost are lost
+//! (PostgreSQL keeps none for an absent listener), so after a reconnection
+//! every handler hears [`Heard::Reconnected`] and must read again
+//! everything it watches. The reconnection is made (`LISTEN` again) before
+//! that call, so nothing falls between the two. A process hears its own
+//! notifications too.
+//!
+//! SQLite has no such thing and needs none: one process owns the file.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use sqlx::{
+    postgres::{PgListener, PgPool},
+    PgExecutor,
+};
+
+use crate::state::Shutdown;
+
+/// An attempt changed (payload: the attempt id).
+pub const LOGIN: &str = "wensi_login";
+/// A session was revoked (payload: the login's choice, see its store).
+pub const SESSION: &str = "wensi_session";
+/// An article or its running generation changed (payload: the article id).
+pub const ARTICLE: &str = "wensi_article";
+
+/// Every channel a [`Listener`] listens on. A channel used with [`send`]
+/// must be here, or no process hears it.
+pub const CHANNELS: [&str; 3] = [LOGIN, SESSION, ARTICLE];
+
+/// What a handler hears.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Heard<'a> {
+    /// A notification on the handler's channel, with its payload.
+    Changed(&'a str),
+    /// The listening connection was lost and is listening again:
+    /// notifications may have been missed meanwhile.
+    Reconnected,
+}
+
+/// Called on the listener's task for each notification: must not block
+/// (wake a waiting task, drop a cache entry).
+pub type Handler = Arc<dyn Fn(Heard<'_>) + Send + Sync>;
+
+/// Announces `payload` on `channel`. Call it with the transaction that made
+/// the change: PostgreSQL delivers it when (and only if) that commits.
+pub async fn send<'e>(db: impl PgExecutor<'e>, channel: &str, payload: &str) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(channel)
+        .bind(payload)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// This process's ears: one connection listening on [`CHANNELS`].
+#[derive(Default)]
+pub struct Listener {
+    handlers: RwLock<HashMap<&'static str, Vec<Handler>>>,
+}
+
+/// How long the listener waits before trying again when it cannot listen
+/// (the database is down or restarting): short, since every waiting
+/// browser depends on it, and at most one attempt per wait.
+const RETRY: Duration = Duration::from_millis(500);
+
+impl Listener {
+    /// Connects, listens on every channel, and hands what it hears to the
+    /// handlers until `shutdown`. Fails only if the first connection
+    /// fails; later losses are retried for as long as the server runs.
+    pub async fn start(pool: &PgPool, shutdown: Shutdown) -> sqlx::Result<Arc<Self>> {
+        let mut connection = PgListener::connect_with(pool).await?;
+        connection.listen_all(CHANNELS).await?;
+        let listener = Arc::new(Self::default());
+        let running = listener.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = running.run(connection) => {}
+                () = shutdown.stopped() => {}
+            }
+        });
+        Ok(listener)
+    }
+
+    /// Calls `handler` for each notification on `channel` from now on.
+    ///
+    /// # Panics
+    /// If `channel` is not one of [`CHANNELS`] (a programming error, found
+    /// by any test that registers it).
+    pub fn on(&self, channel: &'static str, handler: Handler) {
+        assert!(
+            CHANNELS.contains(&channel),
+            "{channel} is not listened on: add it to notify::CHANNELS"
+        );
+        self.handlers
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(channel)
+            .or_default()
+            .push(handler);
+    }
+
+    async fn run(&self, mut connection: PgListener) {
+        // Set when the connection failed in a way `try_recv` did not mend:
+        // the next successful statement proves it listens again.
+        let mut lost = false;
+        loop {
+            if lost
+                && sqlx::query("SELECT 1")
+                    .execute(&mut connection)
+                    .await
+                    .is_ok()
+            {
+                // A new connection LISTENs on every channel before its
+                // first statement (`PgListener`), so this one listens.
+                lost = false;
+                self.tell_all(Heard::Reconnected);
+            }
+            match connection.try_recv().await {
+                Ok(Some(notification)) => {
+                    self.tell(
+                        notification.channel(),
+                        Heard::Changed(notification.payload()),
+                    );
+                }
+                // The connection was lost and `PgListener` has already
+                // opened a new one and listens again (its eager reconnect).
+                Ok(None) => {
+                    lost = false;
+                    self.tell_all(Heard::Reconnected);
+                }
+                // The server said no (it is stopping, or we were cut off) or
+                // the new connection failed: wait, then make sure.
+                Err(error) => {
+                    tracing::warn!(%error, "lost the other server processes' notifications; listening again");
+                    lost = true;
+                    tokio::time::sleep(RETRY).await;
+                }
+            }
+        }
+    }
+
+    fn tell_all(&self, heard: Heard<'_>) {
+        for channel in CHANNELS {
+            self.tell(channel, heard);
+        }
+    }
+
+    fn tell(&self, channel: &str, heard: Heard<'_>) {
+        let handlers = self
+            .handlers
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for handler in handlers.get(channel).into_iter().flatten() {
+            handler(heard);
+        }
+    }
+}
