@@ -58,8 +58,16 @@ impl ModuleType for ArticleList {
                     {
                         let settings = settings.clone();
                         Suspend::new(async move {
-                            let articles = load().await;
-                            view! { <Shelf settings articles /> }
+                            let (listed, rows) = match load().await {
+                                None => (Listed::LoggedOut, Vec::new()),
+                                Some(Err(error)) => (Listed::Failed(error), Vec::new()),
+                                Some(Ok(list)) => (Listed::Rows(list.len()), list),
+                            };
+                            view! {
+                                <Shelf settings listed>
+                                    <Rows list=rows />
+                                </Shelf>
+                            }
                         })
                     }
                 </Suspense>
@@ -87,46 +95,84 @@ async fn load() -> Option<Result<Vec<ArticleSummary>, WritingError>> {
     None
 }
 
+/// What the server found, as the island's props. The rows themselves are
+/// the island's children: HTML written once by the server. As a prop the
+/// list was written twice, as rows and again as JSON escaped into the
+/// island's attribute (bench/README.md, issue 14).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+enum Listed {
+    /// Nobody is logged in.
+    LoggedOut,
+    /// The list could not be read.
+    Failed(WritingError),
+    /// How many rows the server wrote.
+    Rows(usize),
+}
+
 /// The list, interactive (delete, and filling in after a login). Lazy: its
 /// own wasm chunk, fetched only by this page.
 #[island(lazy)]
-fn Shelf(
-    settings: ArticleListSettings,
-    articles: Option<Result<Vec<ArticleSummary>, WritingError>>,
-) -> impl IntoView {
+fn Shelf(settings: ArticleListSettings, listed: Listed, children: Children) -> impl IntoView {
     let user = use_current_user();
-    let articles = RwSignal::new(articles);
-    let heading_ref = NodeRef::<html::H1>::new();
+    let (fetched, written) = match listed {
+        Listed::LoggedOut => (None, 0),
+        Listed::Failed(error) => (Some(Err(error)), 0),
+        Listed::Rows(0) => (Some(Ok(Vec::new())), 0),
+        Listed::Rows(n) => (None, n),
+    };
+    // The list the browser read (after a login in place, or when the
+    // server's rows are all deleted); `None` while the server's rows stand,
+    // or while it is being read.
+    let fetched = RwSignal::new(fetched);
+    // How many of the server's rows are still on the page.
+    let written = RwSignal::new(written);
     Effect::new(move |was_logged_in: Option<bool>| {
         let logged_in = user.get().is_some();
         if logged_in && was_logged_in == Some(false) {
             leptos::task::spawn_local(async move {
-                articles.set(Some(api::list_articles().await));
+                fetched.set(Some(api::list_articles().await));
             });
         }
         if !logged_in {
-            articles.set(None);
+            fetched.set(None);
+            written.set(0);
         }
         logged_in
     });
-    let deleting = RwSignal::new(None::<ArticleSummary>);
+    let deleting = RwSignal::new(None::<Deleting>);
     let ArticleListSettings { heading, empty } = settings;
+    let shelf_ref = NodeRef::<html::Section>::new();
+    let heading_ref = NodeRef::<html::H1>::new();
     // Set once hydrated (effects run only in the browser), for the tests.
     let ready = RwSignal::new(false);
     Effect::new(move |_| ready.set(true));
 
     view! {
-        <section class="m-article-list__shelf" data-testid="article-list" data-ready=move || ready.get().to_string()>
+        <section
+            class="m-article-list__shelf"
+            data-testid="article-list"
+            data-ready=move || ready.get().to_string()
+            node_ref=shelf_ref
+            on:click=move |ev| {
+                if let Some(asked) = Deleting::asked_by(&ev) {
+                    deleting.set(Some(asked));
+                }
+            }
+        >
             <header class="m-article-list__head">
                 <h1 node_ref=heading_ref tabindex="-1">{heading}</h1>
                 <a class="m-article-list__button m-article-list__button--primary" href="/write">
                     "写新文章"
                 </a>
             </header>
-            // Built once on the server: the list is the page's bulk.
-            {render_once::once(move || match articles.get() {
-                None => {
-                    view! {
+            <div class="m-article-list__written" hidden=move || written.get() == 0>
+                {children()}
+            </div>
+            // Built once on the server: no rows there, only what stands
+            // instead of them.
+            {render_once::once(move || {
+                if user.get().is_none() {
+                    return view! {
                         <div class="m-article-list__empty" data-testid="article-list-login">
                             <p>"登录后，这里会列出你写过的文章。"</p>
                             <a class="m-article-list__button m-article-list__button--primary" href="#login">
@@ -134,58 +180,116 @@ fn Shelf(
                             </a>
                         </div>
                     }
-                        .into_any()
+                        .into_any();
                 }
-                Some(Err(error)) => {
-                    view! {
-                        <p class="m-article-list__error" role="alert">
-                            {error.to_string()}
-                        </p>
+                match fetched.get() {
+                    None if written.get() > 0 => ().into_any(),
+                    None => view! { <p class="m-article-list__loading">"加载中…"</p> }.into_any(),
+                    Some(Err(error)) => {
+                        view! {
+                            <p class="m-article-list__error" role="alert">
+                                {error.to_string()}
+                            </p>
+                        }
+                            .into_any()
                     }
-                        .into_any()
-                }
-                Some(Ok(list)) if list.is_empty() => {
-                    view! {
-                        <div class="m-article-list__empty" data-testid="article-list-empty">
-                            <p>{empty.clone()}</p>
-                        </div>
+                    Some(Ok(list)) if list.is_empty() => {
+                        view! {
+                            <div class="m-article-list__empty" data-testid="article-list-empty">
+                                <p>{empty.clone()}</p>
+                            </div>
+                        }
+                            .into_any()
                     }
-                        .into_any()
-                }
-                Some(Ok(list)) => {
-                    view! {
-                        <ul class="m-article-list__items">
-                            {list
-                                .into_iter()
-                                .map(|article| view! { <Row article deleting /> })
-                                .collect_view()}
-                        </ul>
-                    }
-                        .into_any()
+                    Some(Ok(list)) => view! { <Rows list /> }.into_any(),
                 }
             })}
             {move || {
                 deleting
                     .get()
                     .map(|article| {
-                        view! { <DeleteDialog article articles deleting heading_ref /> }
+                        view! { <DeleteDialog article fetched written deleting shelf_ref heading_ref /> }
                     })
             }}
         </section>
     }
 }
 
+/// The article a 删除 button asked to delete.
+#[derive(Clone, Debug, PartialEq)]
+struct Deleting {
+    id: String,
+    title: String,
+}
+
+impl Deleting {
+    /// The article of the 删除 button a click came from, if it came from
+    /// one: the rows are plain HTML (the server's are not hydrated), so the
+    /// list listens for their clicks.
+    #[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
+    fn asked_by(ev: &leptos::ev::MouseEvent) -> Option<Self> {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let target = ev.target()?.dyn_into::<web_sys::Element>().ok()?;
+            let button = target.closest("[data-delete]").ok()??;
+            Some(Self {
+                id: button.get_attribute("data-delete")?,
+                title: button.get_attribute("data-title").unwrap_or_default(),
+            })
+        }
+        #[cfg(not(feature = "hydrate"))]
+        None
+    }
+}
+
+/// Takes the server's row of article `id` off the page; whether it was
+/// there.
+#[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
+fn remove_written_row(shelf: NodeRef<html::Section>, id: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        // Ids are hex; anything else is not ours to look for.
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return false;
+        }
+        let selector = format!(".m-article-list__written [data-article=\"{id}\"]");
+        if let Some(row) = shelf
+            .get_untracked()
+            .and_then(|shelf| shelf.query_selector(&selector).ok().flatten())
+        {
+            row.remove();
+            return true;
+        }
+    }
+    false
+}
+
+/// The rows, as plain HTML (their 删除 buttons reach the list by the
+/// click's bubbling: see [`Deleting::asked_by`]).
 #[component]
-fn Row(article: ArticleSummary, deleting: RwSignal<Option<ArticleSummary>>) -> impl IntoView {
+fn Rows(list: Vec<ArticleSummary>) -> impl IntoView {
+    (!list.is_empty()).then(|| {
+        view! {
+            <ul class="m-article-list__items">
+                {list.into_iter().map(|article| view! { <Row article /> }).collect_view()}
+            </ul>
+        }
+    })
+}
+
+#[component]
+fn Row(article: ArticleSummary) -> impl IntoView {
     let href = format!("/write?id={}", article.id);
+    let (id, delete) = (article.id.clone(), article.id);
     let status = article.status;
     let title = if article.title.trim().is_empty() {
         "（无标题）".to_string()
     } else {
-        article.title.clone()
+        article.title
     };
     view! {
-        <li class="m-article-list__item" data-testid="article-row">
+        <li class="m-article-list__item" data-testid="article-row" data-article=id>
             <a class="m-article-list__title" href=href>
                 {title.clone()}
             </a>
@@ -193,7 +297,7 @@ fn Row(article: ArticleSummary, deleting: RwSignal<Option<ArticleSummary>>) -> i
                 <span class="m-article-list__status" data-status=status::word(status)>
                     {status::label(status)}
                 </span>
-                <span>{article.kind.clone()}</span>
+                <span>{article.kind}</span>
                 <span>{format!("{} 字", article.chars)}</span>
                 <time datetime=article.updated_at.clone()>{beijing_time(&article.updated_at)}</time>
             </p>
@@ -202,7 +306,8 @@ fn Row(article: ArticleSummary, deleting: RwSignal<Option<ArticleSummary>>) -> i
                 class="m-article-list__delete"
                 aria-label=format!("删除《{title}》")
                 data-testid="article-row-delete"
-                on:click=move |_| deleting.set(Some(article.clone()))
+                data-delete=delete
+                data-title=title
             >
                 "删除"
             </button>
@@ -212,9 +317,11 @@ fn Row(article: ArticleSummary, deleting: RwSignal<Option<ArticleSummary>>) -> i
 
 #[component]
 fn DeleteDialog(
-    article: ArticleSummary,
-    articles: RwSignal<Option<Result<Vec<ArticleSummary>, WritingError>>>,
-    deleting: RwSignal<Option<ArticleSummary>>,
+    article: Deleting,
+    fetched: RwSignal<Option<Result<Vec<ArticleSummary>, WritingError>>>,
+    written: RwSignal<usize>,
+    deleting: RwSignal<Option<Deleting>>,
+    shelf_ref: NodeRef<html::Section>,
     heading_ref: NodeRef<html::H1>,
 ) -> impl IntoView {
     let busy = RwSignal::new(false);
@@ -228,11 +335,17 @@ fn DeleteDialog(
             match api::delete_article(id.clone()).await {
                 // Gone either way: deleted now, or before (another tab).
                 Ok(()) | Err(WritingError::NotFound) => {
-                    articles.update(|list| {
+                    fetched.update(|list| {
                         if let Some(Ok(list)) = list {
                             list.retain(|a| a.id != id);
                         }
                     });
+                    if remove_written_row(shelf_ref, &id) {
+                        written.update(|n| *n = n.saturating_sub(1));
+                        if written.get_untracked() == 0 {
+                            fetched.set(Some(Ok(Vec::new())));
+                        }
+                    }
                     deleting.set(None);
                     // The row (and its button) is gone: focus the list.
                     if let Some(heading) = heading_ref.get_untracked() {
@@ -342,6 +455,30 @@ mod tests {
             let page = render("/articles", Some(stranger()), Some(service), view).await;
             assert!(!page.html.contains("/write?id=a1"), "{}", page.html);
             assert!(page.html.contains("你还没有写过文章"), "{}", page.html);
+        }
+
+        /// The rows are HTML only: the island's data says how many, not
+        /// the list again (it was the page's second copy of every row).
+        #[tokio::test]
+        async fn the_rows_are_written_once_not_again_as_the_islands_data() {
+            let service = FakeService::with(vec![
+                article("a1", "正文", GenerationStatus::Done),
+                article("a2", "正文", GenerationStatus::Done),
+            ]);
+            let view = || ArticleList::view(ArticleListSettings::default(), ().into_any()).into_any();
+            let page = render("/articles", Some(owner()), Some(service), view).await;
+            let html = &page.html;
+            let props = html
+                .split(r#"data-props=""#)
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .expect("the island's data");
+            assert!(props.contains("Rows") && props.contains('2'), "{props}");
+            assert!(!props.contains("a1") && !props.contains("春天的茶"), "{props}");
+            assert_eq!(html.matches(r#"data-testid="article-row""#).count(), 2, "{html}");
+            // Each row's 删除 names its article for the list's click handler.
+            assert!(html.contains(r#"data-delete="a1""#) && html.contains(r#"data-article="a2""#), "{html}");
+            assert!(!html.contains("article-list-empty"), "{html}");
         }
 
         #[tokio::test]

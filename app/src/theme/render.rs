@@ -126,7 +126,9 @@ impl Frame {
 pub(crate) async fn stream_html(view: impl FnOnce() -> AnyView) -> String {
     use futures_util::StreamExt;
     let _ = any_spawner::Executor::init_tokio();
-    let owner = Owner::new();
+    let owner = Owner::new_root(Some(std::sync::Arc::new(
+        hydration_context::SsrSharedContext::new(),
+    )));
     let stream = owner.with(|| view().to_html_stream_out_of_order());
     let html = stream.collect::<Vec<String>>().await.concat();
     drop(owner);
