@@ -305,3 +305,61 @@ test("another user's article is 找不到 (404), its stream too; /articles delet
   await owner.reload();
   await expect(owner.getByTestId("article-row").filter({ hasText: "只属于我的文章" })).toHaveCount(0);
 });
+
+test("/articles fills in place after a login, and shows the empty note once the last row is deleted", async ({ browser }) => {
+  test.setTimeout(120_000);
+  await pace(server, 0);
+  const writer = await browser.newPage();
+  const user = await logInFromWrite(writer, server);
+  for (const topic of ["先写的文章", "后写的文章"]) {
+    await writer.goto(server.url + "/write");
+    await writerReady(writer);
+    await fillBrief(writer, topic);
+    await writer.getByTestId("brief-start").click();
+    await expect(writer).toHaveURL(/\/write\?id=/);
+    await expect(status(writer)).toHaveAttribute("data-status", "done", { timeout: 60_000 });
+  }
+
+  // Another browser, logged out: the list asks for a login, and the login
+  // (the header's dialog) fills it in place, drawn by the browser.
+  const reader = await browser.newPage();
+  await reader.goto(server.url + "/articles");
+  await expect(reader.getByTestId("article-list")).toHaveAttribute("data-ready", "true");
+  const started = reader.waitForResponse((r) => r.url().endsWith("/api/login/start") && r.request().method() === "POST");
+  await expect(async () => {
+    await reader.getByTestId("article-list-login").getByRole("link").click();
+    await expect(reader.getByTestId("login-modal")).toBeVisible({ timeout: 1000 });
+  }).toPass();
+  const login = (await (await started).json()) as StartedLogin;
+  await scan(server.url, login.qr_url, user, "subscribe");
+  await expectLoggedIn(reader);
+  const rows = reader.getByTestId("article-row");
+  await expect(rows).toHaveCount(2);
+  await expect(rows.first()).toContainText("后写的文章");
+
+  // A row the browser drew goes when deleted.
+  const first = rows.filter({ hasText: "先写的文章" });
+  await first.getByTestId("article-row-delete").click();
+  await confirmDelete(reader);
+  await expect(first).toHaveCount(0);
+  await expect(rows).toHaveCount(1);
+
+  // Reloaded, the server draws the row; deleting the last one leaves the
+  // empty note, and the list is empty for the server too.
+  await reader.reload();
+  await expect(reader.getByTestId("article-list")).toHaveAttribute("data-ready", "true");
+  await expect(rows).toHaveCount(1);
+  await expect(reader.getByTestId("article-list-empty")).toHaveCount(0);
+  await rows.getByTestId("article-row-delete").click();
+  await confirmDelete(reader);
+  await expect(rows).toHaveCount(0);
+  await expect(reader.getByTestId("article-list-empty")).toBeVisible();
+  await reader.reload();
+  await expect(reader.getByTestId("article-list-empty")).toBeVisible();
+});
+
+async function confirmDelete(page: Page): Promise<void> {
+  await expect(page.getByTestId("confirm-dialog")).toBeVisible();
+  await page.getByTestId("confirm-ok").click();
+  await expect(page.getByTestId("confirm-dialog")).toHaveCount(0);
+}

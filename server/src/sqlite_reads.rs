@@ -4,7 +4,7 @@
 //! there and its rows sent back, two thread hand-offs (a wait and a wake-up
 //! each) for every statement. Pages that read while rendering paid for it
 //! more than for the read: logged in, `/write` (the writer's quota) cost
-//! 249 µs of CPU against 85 µs for the home page with only 1.6× the
+//! 249 µs of CPU against 85 µs for the home page with only 1.85× the
 //! instructions, because the hand-offs' futex waits and wake-ups do not show
 //! as instructions (bench/README.md, issue 14).
 //!
