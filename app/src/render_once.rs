@@ -9,7 +9,8 @@
 //! data came without waiting, `/write` built its brief form three times per
 //! page and `/articles` its 50 rows three times.
 //!
-//! [`once`] keeps the view the first call built and writes that one. For
+//! [`once`] keeps the view the first call built, walks it for its data
+//! once (the next walk would find the same) and writes that one. For
 //! closures that read signals only (set before the page is written, as an
 //! island's props are), not resources: a closure that shows "loading" until
 //! a resource arrives must be called again, and stays a plain closure. In
@@ -88,9 +89,15 @@ mod server {
 
         const MIN_LENGTH: usize = V::MIN_LENGTH;
 
+        /// The first walk builds the view and walks it for its data; a
+        /// second walk would find the same (nothing changed), so the view
+        /// is walked once.
         fn dry_resolve(&mut self) {
-            let make = &self.make;
-            self.made.get_or_insert_with(make).dry_resolve();
+            if self.made.is_none() {
+                let mut view = (self.make)();
+                view.dry_resolve();
+                self.made = Some(view);
+            }
         }
 
         async fn resolve(self) -> Self::AsyncOutput {
@@ -163,10 +170,18 @@ mod server {
         #[test]
         fn the_view_is_built_once_and_written_as_the_closure_would() {
             let builds = Arc::new(AtomicUsize::new(0));
-            let counted = builds.clone();
+            // Calls of a closure inside the view: one per walk, one to write.
+            let reads = Arc::new(AtomicUsize::new(0));
+            let (counted, read) = (builds.clone(), reads.clone());
             let make = move || {
                 counted.fetch_add(1, Ordering::Relaxed);
-                view! { <ul><li>"春茶"</li><li>{"<b>"}</li></ul> }
+                let read = read.clone();
+                view! {
+                    <ul data-n=move || read.fetch_add(1, Ordering::Relaxed).min(0)>
+                        <li>"春茶"</li>
+                        <li>{"<b>"}</li>
+                    </ul>
+                }
             };
             let plain = make.clone();
             let mut view = once(make);
@@ -174,6 +189,11 @@ mod server {
             view.dry_resolve();
             let html = view.to_html();
             assert_eq!(builds.load(Ordering::Relaxed), 1);
+            assert_eq!(
+                reads.load(Ordering::Relaxed),
+                2,
+                "walked once, written once"
+            );
 
             let mut plain = plain;
             RenderHtml::dry_resolve(&mut plain);
