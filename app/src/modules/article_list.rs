@@ -274,8 +274,8 @@ fn Rows(list: Vec<ArticleSummary>) -> impl IntoView {
 
 /// The rows' HTML, written here rather than as Leptos views: the rows have
 /// nothing reactive (see [`Rows`]), and with 50 articles their views were
-/// most of the page's cost, some 15 k instructions per row of building and
-/// writing elements and attributes; written here, about 2 k
+/// most of the page's cost, some 20 k instructions per row of building and
+/// writing elements and attributes; written here, about 6 k
 /// (bench/README.md, issue 14). Every value from the database is escaped
 /// (the tests give it hostile titles).
 fn rows_html(list: &[ArticleSummary]) -> String {
