@@ -1,8 +1,9 @@
 //! The writing module's store on SQLite: reads on the pool (sqlx; the two
 //! that pages make while rendering, the list and the quota, on the
-//! request's own thread through `sqlite_reads`), writes as statements for the site's database writer (rusqlite, run inside its
-//! batch transactions, see `db_writer`), so a thousand generations'
-//! batches and the login's writes share one commit.
+//! request's own thread through `sqlite_reads`), writes as statements for
+//! the site's database writer (rusqlite, run inside its batch transactions,
+//! see `db_writer`), so a thousand generations' batches and the login's
+//! writes share one commit.
 
 use std::sync::Arc;
 
