@@ -177,7 +177,10 @@ mod server {
                 counted.fetch_add(1, Ordering::Relaxed);
                 let read = read.clone();
                 view! {
-                    <ul data-n=move || read.fetch_add(1, Ordering::Relaxed).min(0)>
+                    <ul data-n=move || {
+                        read.fetch_add(1, Ordering::Relaxed);
+                        "n"
+                    }>
                         <li>"春茶"</li>
                         <li>{"<b>"}</li>
                     </ul>
