@@ -276,9 +276,28 @@ impl ArticleStore for PostgresArticles {
 
     /// The whole batch is one statement: the pieces as arrays, unnested
     /// and joined to their versions, and a notification for each article
-    /// that changed, in one round trip and one commit.
+    /// that changed, in one round trip and one commit. (An `UPDATE … FROM`
+    /// changes a row once per statement: pieces that follow each other in
+    /// one version are joined into one first.)
     async fn append(&self, appends: Arc<Vec<Append>>) -> Result<Appended, StoreError> {
         let now = clock::now_ms();
+        let mut joined: Vec<(Append, i64)> = Vec::with_capacity(appends.len());
+        for a in appends.iter() {
+            match joined.last_mut() {
+                Some((last, pieces))
+                    if last.article == a.article
+                        && last.version == a.version
+                        && last.text_at + last.text.len() == a.text_at
+                        && last.reasoning_at + last.reasoning.len() == a.reasoning_at =>
+                {
+                    last.text.push_str(&a.text);
+                    last.reasoning.push_str(&a.reasoning);
+                    last.status = a.status;
+                    *pieces += 1;
+                }
+                _ => joined.push((a.clone(), 1)),
+            }
+        }
         let mut articles = Vec::with_capacity(appends.len());
         let mut versions = Vec::with_capacity(appends.len());
         let mut text_at = Vec::with_capacity(appends.len());
@@ -287,7 +306,9 @@ impl ArticleStore for PostgresArticles {
         let mut text_chars = Vec::with_capacity(appends.len());
         let mut reasonings = Vec::with_capacity(appends.len());
         let mut statuses = Vec::with_capacity(appends.len());
-        for a in appends.iter() {
+        let mut counts = Vec::with_capacity(appends.len());
+        for (a, pieces) in &joined {
+            counts.push(*pieces);
             articles.push(a.article.as_str());
             versions.push(a.version);
             text_at.push(a.text_at as i64);
@@ -300,8 +321,9 @@ impl ArticleStore for PostgresArticles {
         let stored: i64 = sqlx::query_scalar(
             "WITH piece AS (
                  SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[],
-                                      $5::text[], $6::bigint[], $7::text[], $8::text[])
-                     AS p(article, number, text_at, reasoning_at, text, text_chars, reasoning, status)
+                                      $5::text[], $6::bigint[], $7::text[], $8::text[], $11::bigint[])
+                     AS p(article, number, text_at, reasoning_at, text, text_chars, reasoning, status,
+                          pieces)
              ), stored AS (
                  UPDATE article_versions v SET
                      body = v.body || p.text,
@@ -314,11 +336,11 @@ impl ArticleStore for PostgresArticles {
                  WHERE v.article_id = p.article AND v.number = p.number
                      AND v.body_bytes = p.text_at AND v.reasoning_bytes = p.reasoning_at
                      AND v.status IN ('queued', 'running')
-                 RETURNING v.article_id
+                 RETURNING v.article_id, p.pieces
              ), told AS (
-                 SELECT pg_notify($10, article_id) FROM stored
+                 SELECT pg_notify($10, article_id), pieces FROM stored
              )
-             SELECT (SELECT COUNT(*) FROM told)",
+             SELECT CAST(COALESCE(SUM(pieces), 0) AS BIGINT) FROM told",
         )
         .bind(&articles)
         .bind(&versions)
@@ -330,6 +352,7 @@ impl ArticleStore for PostgresArticles {
         .bind(&statuses)
         .bind(now)
         .bind(notify::ARTICLE)
+        .bind(&counts)
         .fetch_one(&self.db)
         .await?;
         Ok(Appended {
