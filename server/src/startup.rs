@@ -179,10 +179,10 @@ impl Application {
         let writing = Writing::start(
             &config,
             &local_url(address),
-            Arc::new(writing::store::sqlite::SqliteArticles::new(
-                db.clone(),
-                db_writer.clone(),
-            )),
+            writing::Backend::Sqlite {
+                db: db.clone(),
+                writer: db_writer.clone(),
+            },
             shutdown.clone(),
             streams_max,
             ops.clone(),

@@ -3,7 +3,9 @@
 //! and from PostgreSQL's transactions — the daily limit under parallel
 //! reservations, appends that land once where the text ends, the end of a
 //! generation, edits, versions, the restart sweep; on PostgreSQL also the
-//! notifications each write sends and a U+0000 that must not lose text.
+//! notifications each write sends, a U+0000 that must not lose text, the
+//! places several processes share and the generations only a gone
+//! process's restart sweep takes.
 
 mod common;
 
@@ -18,6 +20,7 @@ use server::{
     state::Shutdown,
     writing::{
         generation::Ending,
+        leases::{Leases, Place, LEASE},
         store::{
             postgres::PostgresArticles, sqlite::SqliteArticles, Append, ArticleStore, Finish,
             NewArticle, Quota, Regenerated,
@@ -57,7 +60,9 @@ async fn fixture() -> Fixture {
             let writer = DbWriter::spawn(&dir.path().join("w.db"), db_writer::BUSY_TIMEOUT);
             Arc::new(SqliteArticles::new(pool.clone(), Arc::new(writer.unwrap())))
         }
-        Database::Postgres(pool) => Arc::new(PostgresArticles::new(pool.clone())),
+        // A process with no lease: its versions count as left by a
+        // process that is gone.
+        Database::Postgres(pool) => Arc::new(PostgresArticles::new(pool.clone(), "gone".into())),
     };
     for id in [1_i64, 2] {
         on_engine!(&database, pool => sqlx::query(
@@ -432,4 +437,163 @@ async fn next(hearing: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> Str
         .await
         .expect("announced")
         .unwrap()
+}
+
+fn pg(f: &Fixture) -> sqlx::PgPool {
+    match &f.database {
+        Database::Postgres(pool) => pool.clone(),
+        Database::Sqlite(_) => unreachable!("PostgreSQL only"),
+    }
+}
+
+/// Two processes (A and B) share a user's places and the site's DeepSeek
+/// places; a crashed process's places stop counting when its lease
+/// expires.
+#[tokio::test]
+async fn places_hold_across_processes_and_come_back_after_a_crash() {
+    if common::skip_unless_postgres("places_hold_across_processes_and_come_back_after_a_crash") {
+        return;
+    }
+    let f = fixture().await;
+    let pool = pg(&f);
+    let a = Leases::join(pool.clone()).await.unwrap();
+    let b = Leases::join(pool.clone()).await.unwrap();
+    let _a1 = a.take(Place::User(1), 2).await.unwrap().expect("A: first");
+    let b1 = b.take(Place::User(1), 2).await.unwrap().expect("B: second");
+    assert!(
+        a.take(Place::User(1), 2).await.unwrap().is_none(),
+        "A: a third"
+    );
+    assert!(
+        b.take(Place::User(1), 2).await.unwrap().is_none(),
+        "B: a third"
+    );
+    assert!(
+        b.take(Place::User(2), 2).await.unwrap().is_some(),
+        "per user"
+    );
+    assert_eq!(a.count(Place::User(1)).await.unwrap(), 2);
+
+    // Sixteen requests at once, half on each process, three places.
+    let tries: Vec<_> = (0..16)
+        .map(|i| {
+            let leases = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move { leases.take(Place::User(5), 3).await.unwrap() })
+        })
+        .collect();
+    let mut taken = Vec::new();
+    for t in tries {
+        taken.extend(t.await.unwrap());
+    }
+    assert_eq!(taken.len(), 3, "the limit holds for the cluster");
+    drop(taken);
+
+    // The site's DeepSeek cap: B waits until A gives one back.
+    let a_request = a.take(Place::Deepseek, 2).await.unwrap().unwrap();
+    let _b_request = b.take(Place::Deepseek, 2).await.unwrap().unwrap();
+    let mut waiting = Box::pin(b.deepseek(2));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), &mut waiting)
+            .await
+            .is_err(),
+        "no third DeepSeek request in the cluster"
+    );
+    drop(a_request);
+    let _third = tokio::time::timeout(Duration::from_secs(2), waiting)
+        .await
+        .expect("B takes the place A gave back");
+
+    // B crashes: no heartbeat. Once its lease has expired its places do
+    // not count, and the next heartbeat forgets it with them.
+    std::mem::forget(b1);
+    sqlx::query("UPDATE writing_processes SET expires_at = $1 WHERE id = $2")
+        .bind(server::clock::now_ms() - 2 * LEASE.as_millis() as i64)
+        .bind(b.process())
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(a.count(Place::User(1)).await.unwrap(), 1);
+    assert!(
+        a.take(Place::User(1), 2).await.unwrap().is_some(),
+        "B's place is back"
+    );
+    a.renew().await.unwrap();
+    let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM writing_leases WHERE process = $1")
+        .bind(b.process())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "a long-gone process's places are deleted");
+    // A graceful stop gives everything back at once.
+    a.leave().await.unwrap();
+    assert_eq!(a.count(Place::User(1)).await.unwrap(), 0);
+}
+
+/// The restart sweep (at start-up and at every heartbeat) marks
+/// interrupted only what processes that are gone left running.
+#[tokio::test]
+async fn only_the_generations_of_processes_that_are_gone_are_interrupted() {
+    if common::skip_unless_postgres(
+        "only_the_generations_of_processes_that_are_gone_are_interrupted",
+    ) {
+        return;
+    }
+    let f = fixture().await;
+    let pool = pg(&f);
+    let live = Leases::join(pool.clone()).await.unwrap();
+    let mine = PostgresArticles::new(pool.clone(), live.process().to_owned());
+    mine.start_article(new_article("mine", 1), quota(1, 0, 0), 1)
+        .await
+        .unwrap();
+    f.start("left", 1).await;
+    assert_eq!(mine.interrupt_unfinished("重启了").await.unwrap(), 1);
+    assert_eq!(f.body("left", 1).await.1, GenerationStatus::Interrupted);
+    assert_eq!(
+        f.body("mine", 1).await.1,
+        GenerationStatus::Queued,
+        "a live process's"
+    );
+    live.leave().await.unwrap();
+    assert_eq!(f.store.interrupt_unfinished("重启了").await.unwrap(), 1);
+    assert_eq!(f.body("mine", 1).await.1, GenerationStatus::Interrupted);
+}
+
+/// A stop pressed on another process is stored, announced, and handed to
+/// the owner with its next batch.
+#[tokio::test]
+async fn a_stop_pressed_elsewhere_reaches_the_owner() {
+    let f = fixture().await;
+    f.start("a", 1).await;
+    let asked = f.store.request_stop("a", 2).await.unwrap();
+    assert!(!asked, "not user 2's");
+    let asked = f.store.request_stop("a", 1).await.unwrap();
+    if common::engine() == Engine::Sqlite {
+        assert!(!asked, "one process: stops are in memory");
+        return;
+    }
+    assert!(asked);
+    assert_eq!(
+        f.store
+            .stop_requested(vec!["a".into(), "b".into()])
+            .await
+            .unwrap(),
+        ["a"]
+    );
+    let batch = Arc::new(vec![piece("a", 0, "春")]);
+    assert_eq!(f.store.append(batch).await.unwrap().stop, ["a"]);
+    let end = Finish {
+        article: "a".into(),
+        version: 1,
+        end: ending(GenerationStatus::Stopped, "春"),
+        title: None,
+        give_back: None,
+    };
+    f.store.finish(Arc::new(end)).await.unwrap();
+    assert!(!f.store.request_stop("a", 1).await.unwrap(), "finished");
+    assert!(f
+        .store
+        .stop_requested(vec!["a".into()])
+        .await
+        .unwrap()
+        .is_empty());
 }

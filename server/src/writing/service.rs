@@ -28,6 +28,9 @@ use app::{
 
 /// How long `stop` and `delete` wait for the job to store its end.
 const STOP_WAIT: Duration = Duration::from_secs(5);
+/// Waiting for another process to store the end of a stopped generation,
+/// the database is read at least this often besides its announcement.
+const STOP_LOOK_AGAIN: Duration = Duration::from_millis(250);
 
 /// An outline is a short answer.
 const OUTLINE_MAX_TOKENS: u32 = 2_048;
@@ -37,7 +40,7 @@ impl WritingService for Writing {
     async fn start(&self, user: &User, brief: Brief) -> Result<GenerationRef, WritingError> {
         let core = &self.core;
         let brief = brief::check(brief)?;
-        let slot = core.limits.reserve_user(user.id)?;
+        let slot = core.limits.reserve_user(user.id).await?;
         let line = core.limits.join_line()?;
         let id = new_article_id();
         let now = clock::now_ms();
@@ -75,7 +78,7 @@ impl WritingService for Writing {
     async fn outline(&self, user: &User, brief: Brief) -> Result<String, WritingError> {
         let core = &self.core;
         let brief = brief::check(brief)?;
-        let _slot = core.limits.reserve_user(user.id)?;
+        let _slot = core.limits.reserve_user(user.id).await?;
         let line = core.limits.join_line()?;
         let counted = reserve(core, user.id).await?;
         let request = deepseek::ChatRequest::new(prompts::outline(&brief))
@@ -150,7 +153,7 @@ impl WritingService for Writing {
                 message: "这个版本已经写完了，不需要继续；可以重新生成一个新版本。".into(),
             });
         }
-        let slot = core.limits.reserve_user(user.id)?;
+        let slot = core.limits.reserve_user(user.id).await?;
         let line = core.limits.join_line()?;
         let now = clock::now_ms();
         let quota = quota_of(core, user.id, now);
@@ -198,11 +201,7 @@ impl WritingService for Writing {
     async fn stop(&self, user: &User, id: &str) -> Result<(), WritingError> {
         let core = &self.core;
         own_article(core, user, id).await?;
-        if let Some(generation) = core.generations.get(id) {
-            generation.stop();
-            generation.wait_ended(STOP_WAIT).await;
-        }
-        Ok(())
+        stop_and_wait(core, user, id).await
     }
 
     async fn list(&self, user: &User) -> Result<Vec<ArticleSummary>, WritingError> {
@@ -247,10 +246,7 @@ impl WritingService for Writing {
     async fn delete(&self, user: &User, id: &str) -> Result<(), WritingError> {
         let core = &self.core;
         own_article(core, user, id).await?;
-        if let Some(generation) = core.generations.get(id) {
-            generation.stop();
-            generation.wait_ended(STOP_WAIT).await;
-        }
+        stop_and_wait(core, user, id).await?;
         let deleted = core.store.delete(id, user.id).await.map_err(server_error)?;
         if !deleted {
             return Err(WritingError::NotFound);
@@ -271,10 +267,43 @@ impl WritingService for Writing {
         Ok(Quota {
             used_today,
             daily_limit: config.daily_limit,
-            running: core.limits.running(user.id),
+            running: core.limits.running(user.id).await?,
             concurrent_limit: config.user_concurrent,
         })
     }
+}
+
+/// Stops the generation of article `id`, if one runs, and waits (up to
+/// [`STOP_WAIT`]) until its end is stored: here, or on the process that
+/// runs it (several processes on PostgreSQL).
+async fn stop_and_wait(core: &Core, user: &User, id: &str) -> Result<(), WritingError> {
+    if let Some(generation) = core.generations.get(id) {
+        generation.stop();
+        generation.wait_ended(STOP_WAIT).await;
+        return Ok(());
+    }
+    // Listen before asking, so the end is not missed.
+    let mut news = core.hub.subscribe(id);
+    if !core
+        .store
+        .request_stop(id, user.id)
+        .await
+        .map_err(server_error)?
+    {
+        return Ok(());
+    }
+    let ended = async {
+        loop {
+            match core.store.latest_version(id, user.id).await {
+                Ok(Some(row)) if !row.status().is_finished() => {}
+                _ => return,
+            }
+            // The owner's end is announced; look again now and then too.
+            let _ = tokio::time::timeout(STOP_LOOK_AGAIN, news.changed()).await;
+        }
+    };
+    let _ = tokio::time::timeout(STOP_WAIT, ended).await;
+    Ok(())
 }
 
 /// The article `id` if it is `user`'s.
