@@ -52,8 +52,8 @@ impl<T: Send + Sync + 'static> WatchMap<T> {
         }
     }
 
-    /// Changes every key's value and wakes all listeners (news may have
-    /// been missed: another process's, while its connection was lost).
+    /// Changes every key's value and wakes all listeners (after another
+    /// process's news may have been missed).
     pub fn publish_all(&self, change: impl Fn(&mut T)) {
         for sender in self.lock().values() {
             sender.send_modify(&change);
