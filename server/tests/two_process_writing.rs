@@ -126,6 +126,9 @@ async fn a_users_places_and_the_daily_limit_hold_across_processes() {
     let alice = visitor(&a, ALICE).await;
     let alice_b = on(&b, &alice);
     let first = alice.start(brief("第一篇")).await;
+    // Something written: it counts against the day.
+    let mut events = alice.events(&first).await;
+    events.until_chars(&mut Followed::default(), 10).await;
     let (status, answer) = alice_b
         .call("start", json!({ "brief": brief("第二篇") }))
         .await;
@@ -142,9 +145,17 @@ async fn a_users_places_and_the_daily_limit_hold_across_processes() {
     // Stopped on A, the place is free on B at once.
     alice.stop(&first).await;
     let second = alice_b.start(brief("第二篇")).await;
-    alice_b.stop(&second).await;
+    a.pace(0).await;
+    b.pace(0).await;
+    assert_eq!(
+        alice_b.follow(&second).await.status(),
+        Some(GenerationStatus::Done)
+    );
     let third = alice.start(brief("第三篇")).await;
-    alice.stop(&third).await;
+    assert_eq!(
+        alice.follow(&third).await.status(),
+        Some(GenerationStatus::Done)
+    );
     let (status, answer) = alice_b
         .call("start", json!({ "brief": brief("第四篇") }))
         .await;
@@ -197,6 +208,12 @@ async fn a_process_that_starts_leaves_the_others_generations_alone() {
     events.until_chars(&mut seen, 10).await;
     // A restarts (its start-up sweep runs) while B writes.
     let a = a.restart(&[]).await;
+    assert_eq!(
+        a.stored(&id, 1).await.1,
+        "running",
+        "B's generation is B's: A's start did not mark it interrupted"
+    );
+    assert_eq!(on(&a, &alice).get(&id).await["status"], "running");
     for message in events.read_to_end().await.messages {
         seen.add(message);
     }

@@ -119,8 +119,7 @@ impl Job {
         let ending = generation.finishing(status, problem);
         let wrote = (ending.text.len(), ending.reasoning.len()) != before;
         let give_back = counted.filter(|_| !wrote && status != GenerationStatus::Done);
-        store_end(&core, &generation, ending, give_back).await;
-        drop(slot);
+        store_end(&core, &generation, ending, give_back, slot).await;
     }
 }
 
@@ -163,9 +162,18 @@ fn verdict(generation: &Generation, outcome: &Outcome) -> (GenerationStatus, Opt
     }
 }
 
-/// Stores the end (retrying a failed write a few times), then lets the
-/// followers see it and the article leave the running ones.
-async fn store_end(core: &Core, generation: &Generation, ending: Ending, give_back: Option<i64>) {
+/// Gives the user's place back (DeepSeek is no longer asked: whoever sees
+/// the end, here or on another process, can start another), stores the end
+/// (retrying a failed write a few times), then lets the followers see it
+/// and the article leave the running ones.
+async fn store_end(
+    core: &Core,
+    generation: &Generation,
+    ending: Ending,
+    give_back: Option<i64>,
+    slot: UserSlot,
+) {
+    slot.release().await;
     let (status, elapsed_ms) = (ending.status, ending.elapsed_ms);
     let end = Arc::new(Finish {
         article: generation.article.clone(),

@@ -94,11 +94,12 @@ pub struct Leases {
     held: Mutex<HashSet<i64>>,
 }
 
-/// A place held until dropped.
+/// A place held until dropped (or [`Lease::release`]d).
 pub struct Lease {
     id: i64,
     place: Place,
     leases: Arc<Leases>,
+    released: bool,
 }
 
 impl Leases {
@@ -196,6 +197,7 @@ impl Leases {
             id,
             place,
             leases: self.clone(),
+            released: false,
         }))
     }
 
@@ -273,9 +275,24 @@ impl Leases {
     }
 }
 
-impl Drop for Lease {
-    fn drop(&mut self) {
+impl Lease {
+    /// Gives the place back and waits until the database has it (or has
+    /// failed: then the next heartbeat tries again).
+    pub async fn release(mut self) {
+        self.released = true;
+        self.give_back();
         let leases = self.leases.clone();
+        if let Err(error) = leases.release_given_back().await {
+            tracing::warn!(%error, "writing: cannot give a place back in the database; trying again at the next heartbeat");
+        }
+        if self.place == Place::Deepseek {
+            leases.freed.notify_one();
+        }
+    }
+
+    /// No longer held: counted off here and listed for deletion.
+    fn give_back(&self) {
+        let leases = &self.leases;
         leases
             .held
             .lock()
@@ -286,10 +303,20 @@ impl Drop for Lease {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(self.id);
-        let deepseek = self.place == Place::Deepseek;
-        if deepseek {
+        if self.place == Place::Deepseek {
             leases.deepseek_held.fetch_sub(1, Ordering::AcqRel);
         }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        self.give_back();
+        let leases = self.leases.clone();
+        let deepseek = self.place == Place::Deepseek;
         // Deleted now; a failure leaves it to the next heartbeat.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {

@@ -45,11 +45,24 @@ pub struct Limits {
 /// One of a user's places, held while a generation (or an outline) is in
 /// progress; given back when dropped, whatever ends it.
 pub enum UserSlot {
-    Memory {
-        running: Arc<Mutex<HashMap<i64, u32>>>,
-        user: i64,
-    },
+    Memory(MemorySlot),
     Lease(Lease),
+}
+
+/// A user's place in memory (one process).
+pub struct MemorySlot {
+    running: Arc<Mutex<HashMap<i64, u32>>>,
+    user: i64,
+}
+
+impl UserSlot {
+    /// Gives the place back now (a lease: once the database has it).
+    pub async fn release(self) {
+        match self {
+            Self::Lease(lease) => lease.release().await,
+            memory => drop(memory),
+        }
+    }
 }
 
 /// A DeepSeek place, held while the request runs.
@@ -112,10 +125,10 @@ impl Limits {
             return Err(refused);
         }
         *count += 1;
-        Ok(UserSlot::Memory {
+        Ok(UserSlot::Memory(MemorySlot {
             running: Arc::clone(&self.running),
             user,
-        })
+        }))
     }
 
     /// Generations and outlines of `user` in progress (in the cluster).
@@ -193,17 +206,13 @@ impl Limits {
     }
 }
 
-impl Drop for UserSlot {
+impl Drop for MemorySlot {
     fn drop(&mut self) {
-        // A lease gives itself back.
-        let Self::Memory { running, user } = self else {
-            return;
-        };
-        let mut running = running.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = running.get_mut(user) {
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = running.get_mut(&self.user) {
             *count = count.saturating_sub(1);
             if *count == 0 {
-                running.remove(user);
+                running.remove(&self.user);
             }
         }
     }

@@ -78,51 +78,11 @@ impl WritingService for Writing {
     async fn outline(&self, user: &User, brief: Brief) -> Result<String, WritingError> {
         let core = &self.core;
         let brief = brief::check(brief)?;
-        let _slot = core.limits.reserve_user(user.id).await?;
-        let line = core.limits.join_line()?;
-        let counted = reserve(core, user.id).await?;
-        let request = deepseek::ChatRequest::new(prompts::outline(&brief))
-            .max_tokens(OUTLINE_MAX_TOKENS)
-            .user_id(format!("u{}", user.id));
-        let answer = tokio::time::timeout(core.outline_timeout, async {
-            let _permit = core.limits.deepseek_slot(line).await;
-            core.deepseek.chat(&request).await
-        })
-        .await;
-        let failure = match answer {
-            Ok(Ok(completion)) => {
-                // Nothing is stored for an outline: counted in memory.
-                core.ops.count(events::OUTLINE.into());
-                if let Some(usage) = &completion.usage {
-                    core.ops
-                        .add(events::PROMPT_TOKENS.into(), usage.prompt_tokens);
-                    core.ops
-                        .add(events::COMPLETION_TOKENS.into(), usage.completion_tokens);
-                }
-                let outline = clip_lines(completion.content.trim(), brief_limits::OUTLINE);
-                if !outline.is_empty() {
-                    return Ok(outline);
-                }
-                tracing::warn!(
-                    user = user.id,
-                    "writing: DeepSeek answered an empty outline"
-                );
-                "DeepSeek 没有给出大纲，请稍后重试。".to_owned()
-            }
-            Ok(Err(error)) => {
-                core.ops.deepseek_error(&error);
-                tracing::warn!(user = user.id, %error, "writing: the outline failed");
-                error.user_message_zh().to_owned()
-            }
-            Err(_) => {
-                core.ops.count("deepseek:timeout".into());
-                tracing::warn!(user = user.id, "writing: the outline took too long");
-                "生成大纲用的时间太长了，请稍后重试，或者不用大纲直接写。".to_owned()
-            }
-        };
-        // Nothing came of it: it does not count.
-        let _ = core.store.give_back_generation(counted).await;
-        Err(WritingError::Upstream { message: failure })
+        let slot = core.limits.reserve_user(user.id).await?;
+        let outline = outline(core, user, brief).await;
+        // Given back before answering: the next call may take it.
+        slot.release().await;
+        outline
     }
 
     async fn regenerate(
@@ -271,6 +231,54 @@ impl WritingService for Writing {
             concurrent_limit: config.user_concurrent,
         })
     }
+}
+
+/// Asks DeepSeek for an outline of `brief` (the user's place is taken).
+async fn outline(core: &Core, user: &User, brief: Brief) -> Result<String, WritingError> {
+    let line = core.limits.join_line()?;
+    let counted = reserve(core, user.id).await?;
+    let request = deepseek::ChatRequest::new(prompts::outline(&brief))
+        .max_tokens(OUTLINE_MAX_TOKENS)
+        .user_id(format!("u{}", user.id));
+    let answer = tokio::time::timeout(core.outline_timeout, async {
+        let _permit = core.limits.deepseek_slot(line).await;
+        core.deepseek.chat(&request).await
+    })
+    .await;
+    let failure = match answer {
+        Ok(Ok(completion)) => {
+            // Nothing is stored for an outline: counted in memory.
+            core.ops.count(events::OUTLINE.into());
+            if let Some(usage) = &completion.usage {
+                core.ops
+                    .add(events::PROMPT_TOKENS.into(), usage.prompt_tokens);
+                core.ops
+                    .add(events::COMPLETION_TOKENS.into(), usage.completion_tokens);
+            }
+            let outline = clip_lines(completion.content.trim(), brief_limits::OUTLINE);
+            if !outline.is_empty() {
+                return Ok(outline);
+            }
+            tracing::warn!(
+                user = user.id,
+                "writing: DeepSeek answered an empty outline"
+            );
+            "DeepSeek 没有给出大纲，请稍后重试。".to_owned()
+        }
+        Ok(Err(error)) => {
+            core.ops.deepseek_error(&error);
+            tracing::warn!(user = user.id, %error, "writing: the outline failed");
+            error.user_message_zh().to_owned()
+        }
+        Err(_) => {
+            core.ops.count("deepseek:timeout".into());
+            tracing::warn!(user = user.id, "writing: the outline took too long");
+            "生成大纲用的时间太长了，请稍后重试，或者不用大纲直接写。".to_owned()
+        }
+    };
+    // Nothing came of it: it does not count.
+    let _ = core.store.give_back_generation(counted).await;
+    Err(WritingError::Upstream { message: failure })
 }
 
 /// Stops the generation of article `id`, if one runs, and waits (up to
