@@ -597,3 +597,44 @@ async fn a_stop_pressed_elsewhere_reaches_the_owner() {
         .unwrap()
         .is_empty());
 }
+
+/// Figures, not a check: `cargo test -p server --release --test writing_store
+/// -- --ignored --nocapture appends_at_scale` (with `WENSI_TEST_DB=postgres`
+/// for PostgreSQL). N generations each get a piece of 60 bytes (20 字, a
+/// quarter of a second at DeepSeek's pace) per batch, as the flusher sends
+/// them, until each text is 12 KB (200 batches): the time of one batch as
+/// the texts grow.
+#[tokio::test]
+#[ignore]
+async fn appends_at_scale() {
+    for n in [100_usize, 1_000] {
+        let f = fixture().await;
+        let ids: Vec<String> = (0..n).map(|i| format!("a{i:04}")).collect();
+        for id in &ids {
+            f.start(id, 1).await;
+        }
+        let piece_text = "春天喝茶，绿茶清香。".repeat(2);
+        let mut at = 0;
+        let mut took = Vec::new();
+        for _ in 0..200 {
+            let batch: Vec<Append> = ids.iter().map(|id| piece(id, at, &piece_text)).collect();
+            let started = std::time::Instant::now();
+            let stored = f.store.append(Arc::new(batch)).await.unwrap().stored;
+            took.push(started.elapsed());
+            assert_eq!(stored, n);
+            at += piece_text.len();
+        }
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let mut sorted = took.clone();
+        sorted.sort();
+        println!(
+            "{:?} {n} generations: batch p50 {:.1} ms, p99 {:.1} ms; first 10 batches {:.1} ms, last 10 {:.1} ms (mean); {:.0} pieces/s",
+            common::engine(),
+            ms(sorted[sorted.len() / 2]),
+            ms(sorted[sorted.len() * 99 / 100]),
+            took[..10].iter().map(|d| ms(*d)).sum::<f64>() / 10.0,
+            took[took.len() - 10..].iter().map(|d| ms(*d)).sum::<f64>() / 10.0,
+            (n * took.len()) as f64 / took.iter().sum::<Duration>().as_secs_f64(),
+        );
+    }
+}
