@@ -286,6 +286,16 @@ impl ArticleStore for PostgresArticles {
     /// that changed, in one round trip and one commit. (An `UPDATE … FROM`
     /// changes a row once per statement: pieces that follow each other in
     /// one version are joined into one first.)
+    ///
+    /// `body = body || $1` writes the whole text again (PostgreSQL has no
+    /// in-place append), so a batch costs more as texts grow. Measured
+    /// (`writing_store::appends_at_scale`, debug build, PostgreSQL 15 on
+    /// this 2-core machine shared with builds): 1 000 generations, one
+    /// 60-byte piece each per batch, texts growing to 12 KB — a batch takes
+    /// 18 ms at first, 74 ms at 12 KB (p50 33 ms, p99 130 ms; SQLite's
+    /// writer 13 → 70 ms, p50 41 ms): well within the flusher's 250 ms.
+    /// Storing each batch as a row of its own would write only what is new;
+    /// not needed at these sizes.
     async fn append(&self, appends: Arc<Vec<Append>>) -> Result<Appended, StoreError> {
         let now = clock::now_ms();
         let mut joined: Vec<(Append, i64)> = Vec::with_capacity(appends.len());
