@@ -5,6 +5,7 @@ mod app;
 pub mod assets;
 pub mod auth;
 pub mod modules;
+mod render_once;
 mod sandbox;
 pub mod theme;
 

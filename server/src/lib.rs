@@ -21,6 +21,7 @@ pub mod page_cache;
 pub mod sandbox;
 pub mod security_headers;
 pub mod serve;
+pub mod sqlite_reads;
 pub mod sse;
 pub mod startup;
 pub mod state;

@@ -13,6 +13,7 @@ use crate::{
         protocol::{ArticleSummary, WritingError},
         status,
     },
+    render_once,
     theme::{
         settings::{require_text, Invalid, Settings},
         ModuleSpec, ModuleType, Zone,
@@ -122,7 +123,8 @@ fn Shelf(
                     "写新文章"
                 </a>
             </header>
-            {move || match articles.get() {
+            // Built once on the server: the list is the page's bulk.
+            {render_once::once(move || match articles.get() {
                 None => {
                     view! {
                         <div class="m-article-list__empty" data-testid="article-list-login">
@@ -161,7 +163,7 @@ fn Shelf(
                     }
                         .into_any()
                 }
-            }}
+            })}
             {move || {
                 deleting
                     .get()

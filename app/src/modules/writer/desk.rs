@@ -15,6 +15,7 @@ use crate::{
             Regenerate, VersionInfo, WritingError,
         },
     },
+    render_once,
 };
 
 /// What the server found for the page.
@@ -145,7 +146,8 @@ pub fn Desk(settings: WriterSettings, opening: Opening) -> impl IntoView {
                     }
                 })}
             <Notices work />
-            {move || {
+            // Built once on the server: the form is most of the page.
+            {render_once::once(move || {
                 if let Some(error) = work.missing.get() {
                     return view! { <Missing error /> }.into_any();
                 }
@@ -156,7 +158,7 @@ pub fn Desk(settings: WriterSettings, opening: Opening) -> impl IntoView {
                     return view! { <LoginToSee /> }.into_any();
                 }
                 view! { <BriefForm settings=settings.clone() work logged_in /> }.into_any()
-            }}
+            })}
         </div>
     }
 }

@@ -12,8 +12,7 @@ use sqlx::SqlitePool;
 
 use super::{
     chars, status_name, summary, version_info, Append, Appended, ArticleRow, ArticleStore, Finish,
-    NewArticle, Quota, Regenerated, StoreError, SummaryRow, VersionRow, LIST_LIMIT,
-    VERSION_COLUMNS,
+    NewArticle, Quota, Regenerated, StoreError, VersionRow, LIST_LIMIT, VERSION_COLUMNS,
 };
 use crate::{clock, db_writer::DbWriter, ops::events};
 
@@ -243,28 +242,40 @@ async fn version_infos(db: &SqlitePool, id: &str) -> sqlx::Result<Vec<VersionInf
 
 /// `user`'s articles, newest first.
 async fn list(db: &SqlitePool, user: i64) -> sqlx::Result<Vec<ArticleSummary>> {
-    let rows: Vec<SummaryRow> = sqlx::query_as(
-        "SELECT a.id, a.title, a.kind, v.status, v.body_chars, a.updated_at
-         FROM articles a JOIN article_versions v ON v.article_id = a.id AND v.number = a.latest
-         WHERE a.user_id = ? ORDER BY a.updated_at DESC LIMIT ?",
-    )
-    .bind(user)
-    .bind(LIST_LIMIT)
-    .fetch_all(db)
-    .await?;
-    Ok(rows.into_iter().map(summary).collect())
+    // On the request's thread: the `/articles` page reads it while
+    // rendering (`sqlite_reads`).
+    crate::sqlite_reads::read(db, move |db| {
+        db.prepare_cached(
+            "SELECT a.id, a.title, a.kind, v.status, v.body_chars, a.updated_at
+             FROM articles a JOIN article_versions v ON v.article_id = a.id AND v.number = a.latest
+             WHERE a.user_id = ? ORDER BY a.updated_at DESC LIMIT ?",
+        )?
+        .query_map(params![user, LIST_LIMIT], |row| {
+            Ok(summary((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+            )))
+        })?
+        .collect()
+    })
+    .await
 }
 
 /// Generations `user` started since `since`.
 async fn used_since(db: &SqlitePool, user: i64, since: i64) -> sqlx::Result<u32> {
-    let (n,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM writing_generations WHERE user_id = ? AND started_at >= ?",
-    )
-    .bind(user)
-    .bind(since)
-    .fetch_one(db)
-    .await?;
-    Ok(n as u32)
+    // On the request's thread: the `/write` page shows it (`sqlite_reads`).
+    crate::sqlite_reads::read(db, move |db| {
+        db.prepare_cached(
+            "SELECT COUNT(*) FROM writing_generations WHERE user_id = ? AND started_at >= ?",
+        )?
+        .query_row(params![user, since], |row| row.get::<_, i64>(0))
+    })
+    .await
+    .map(|n| n as u32)
 }
 
 // ---- Writes: run by the database writer, inside its transaction. ----
