@@ -524,6 +524,10 @@ async fn places_hold_across_processes_and_come_back_after_a_crash() {
         .await
         .unwrap();
     assert_eq!(left, 0, "a long-gone process's places are deleted");
+    // B comes back (the database was away longer than its lease): its
+    // row was forgotten, its next place makes it again.
+    let b_again = b.take(Place::User(9), 2).await.unwrap();
+    assert!(b_again.is_some(), "B joins again");
     // A graceful stop gives everything back at once.
     a.leave().await.unwrap();
     assert_eq!(a.count(Place::User(1)).await.unwrap(), 0);

@@ -157,6 +157,20 @@ impl Leases {
 
     /// Takes a place if fewer than `limit` are held by live processes.
     pub async fn take(self: &Arc<Self>, place: Place, limit: u32) -> sqlx::Result<Option<Lease>> {
+        match self.take_once(place, limit).await {
+            // This process's row is gone: another process forgot it after
+            // its lease ran out (the database was away longer than the
+            // lease). Back in the cluster, then try again.
+            Err(error) if is_foreign_key_violation(&error) => {
+                tracing::warn!("writing: this process's lease had expired; joining again");
+                self.renew().await?;
+                self.take_once(place, limit).await
+            }
+            taken => taken,
+        }
+    }
+
+    async fn take_once(self: &Arc<Self>, place: Place, limit: u32) -> sqlx::Result<Option<Lease>> {
         let now = clock::now_ms();
         let mut tx = self.db.begin().await?;
         let (class, key) = place.lock();
@@ -273,6 +287,13 @@ impl Leases {
         }
         Ok(())
     }
+}
+
+fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "23503")
 }
 
 impl Lease {
