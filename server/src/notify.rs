@@ -39,10 +39,13 @@ pub const LOGIN: &str = "wensi_login";
 pub const SESSION: &str = "wensi_session";
 /// An article or its running generation changed (payload: the article id).
 pub const ARTICLE: &str = "wensi_article";
+/// Stop was pressed for an article's generation on a process that does not
+/// run it (payload: the article id; the owner stops it).
+pub const ARTICLE_STOP: &str = "wensi_article_stop";
 
 /// Every channel a [`Listener`] listens on. A channel used with [`send`]
 /// must be here, or no process hears it.
-pub const CHANNELS: [&str; 3] = [LOGIN, SESSION, ARTICLE];
+pub const CHANNELS: [&str; 4] = [LOGIN, SESSION, ARTICLE, ARTICLE_STOP];
 
 /// What a handler hears.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -52,6 +52,14 @@ impl<T: Send + Sync + 'static> WatchMap<T> {
         }
     }
 
+    /// Changes every key's value and wakes all listeners (after another
+    /// process's news may have been missed).
+    pub fn publish_all(&self, change: impl Fn(&mut T)) {
+        for sender in self.lock().values() {
+            sender.send_modify(&change);
+        }
+    }
+
     /// Keys with at least one listener (for tests and the operator page).
     pub fn watched(&self) -> usize {
         self.lock().len()

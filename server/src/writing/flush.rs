@@ -64,11 +64,18 @@ pub async fn flush(core: &Core) -> Result<usize, store::StoreError> {
         .iter()
         .map(|a| a.text.len() + a.reasoning.len())
         .sum();
-    core.store.append(batch).await?;
+    let appended = core.store.append(batch).await?;
     // Benchmarks count these (RUST_LOG=server::writing::flush=debug).
     tracing::debug!(generations = pending.len(), bytes, "writing: batch stored");
     for (generation, append) in &pending {
         generation.stored(append);
+    }
+    // Stops pressed on another process (whose notification may have been
+    // lost).
+    for article in &appended.stop {
+        if let Some(generation) = core.generations.get(article) {
+            generation.stop();
+        }
     }
     Ok(pending.len())
 }

@@ -4,9 +4,10 @@
 //! listener that falls behind misses nothing, and a burst of changes wakes
 //! it once.
 //!
-//! In one process an in-memory map of watch channels does it. Several server
-//! processes will need the database to carry the news (PostgreSQL
-//! LISTEN/NOTIFY); that is another `ArticleHub`, and nothing else changes.
+//! In one process an in-memory map of watch channels does it. With several
+//! server processes on PostgreSQL the database carries the news too: each
+//! write announces its article (LISTEN/NOTIFY), and each process hands what
+//! it hears to this same hub (`cluster`).
 
 use tokio::sync::watch;
 
@@ -46,6 +47,11 @@ pub struct MemoryHub {
 impl MemoryHub {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Wakes every listener (they read again what they follow).
+    pub fn publish_all(&self) {
+        self.channels.publish_all(|n| *n = n.wrapping_add(1));
     }
 
     /// Articles with at least one listener (for tests).

@@ -15,7 +15,7 @@ use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use app::modules::writing::protocol::{limits, Brief, GenerationStatus};
 use deepseek::{ChatEvent, ChatRequest, FinishReason, Message, Thinking};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -41,9 +41,13 @@ const TOKENS_SPARE: u32 = 1_024;
 /// Thinking mode: the reasoning counts against `max_tokens` too.
 const REASONING_TOKENS: u32 = 16_384;
 
-/// How often the final write is tried before giving up (the restart sweep
-/// then marks the version interrupted).
+/// Once the server is stopping, how often the final write is tried before
+/// giving up (the restart sweep then marks the version interrupted). While
+/// it runs, the write is tried until the database takes it: on PostgreSQL
+/// nothing else would ever end a version this live process owns.
 const FINAL_WRITE_TRIES: u32 = 5;
+/// The longest wait between two tries of the final write.
+const FINAL_WRITE_PAUSE: Duration = Duration::from_secs(5);
 
 pub struct Job {
     pub core: Arc<Core>,
@@ -119,8 +123,7 @@ impl Job {
         let ending = generation.finishing(status, problem);
         let wrote = (ending.text.len(), ending.reasoning.len()) != before;
         let give_back = counted.filter(|_| !wrote && status != GenerationStatus::Done);
-        store_end(&core, &generation, ending, give_back).await;
-        drop(slot);
+        store_end(&core, &generation, ending, give_back, slot).await;
     }
 }
 
@@ -163,9 +166,18 @@ fn verdict(generation: &Generation, outcome: &Outcome) -> (GenerationStatus, Opt
     }
 }
 
-/// Stores the end (retrying a failed write a few times), then lets the
-/// followers see it and the article leave the running ones.
-async fn store_end(core: &Core, generation: &Generation, ending: Ending, give_back: Option<i64>) {
+/// Gives the user's place back (DeepSeek is no longer asked: whoever sees
+/// the end, here or on another process, can start another), stores the end
+/// (retrying a failed write a few times), then lets the followers see it
+/// and the article leave the running ones.
+async fn store_end(
+    core: &Core,
+    generation: &Generation,
+    ending: Ending,
+    give_back: Option<i64>,
+    slot: UserSlot,
+) {
+    slot.release().await;
     let (status, elapsed_ms) = (ending.status, ending.elapsed_ms);
     let end = Arc::new(Finish {
         article: generation.article.clone(),
@@ -179,9 +191,12 @@ async fn store_end(core: &Core, generation: &Generation, ending: Ending, give_ba
         tries += 1;
         match core.store.finish(end.clone()).await {
             Ok(()) => break,
-            Err(error) if tries < FINAL_WRITE_TRIES => {
-                tracing::warn!(article = %short(&generation.article), %error, "writing: cannot store the end of a generation; trying again");
-                tokio::time::sleep(Duration::from_millis(200 << tries)).await;
+            Err(error) if tries < FINAL_WRITE_TRIES || !stopping(core) => {
+                if tries < FINAL_WRITE_TRIES || tries % 12 == 0 {
+                    tracing::warn!(article = %short(&generation.article), %error, tries, "writing: cannot store the end of a generation; trying again");
+                }
+                let pause = Duration::from_millis(200 << tries.min(8)).min(FINAL_WRITE_PAUSE);
+                tokio::time::sleep(pause).await;
             }
             Err(error) => {
                 tracing::error!(article = %short(&generation.article), %error, "writing: cannot store the end of a generation; what the last batch stored is kept and the next start marks it interrupted");
@@ -200,6 +215,13 @@ async fn store_end(core: &Core, generation: &Generation, ending: Ending, give_ba
         elapsed_ms,
         "writing: generation ended"
     );
+}
+
+/// Whether the server has begun to stop.
+fn stopping(core: &Core) -> bool {
+    Box::pin(core.shutdown.clone().stopped())
+        .now_or_never()
+        .is_some()
 }
 
 /// The article's name from its first `# ` heading.

@@ -1,11 +1,15 @@
-//! How much may be generated: per user, generations running at once (here,
-//! in memory: they run in this process) and per Beijing day (in the
-//! database, see `store::reserve_generation`); for the whole site, DeepSeek
-//! requests at once (DeepSeek limits concurrency per account), the others
-//! waiting in line.
+//! How much may be generated: per user, generations running at once and
+//! per Beijing day (in the database, see `ArticleStore::reserve_generation`);
+//! for the whole site, DeepSeek requests at once (DeepSeek limits
+//! concurrency per account), the others waiting in line.
+//!
+//! On SQLite one process runs every generation: the places are kept here,
+//! in memory. On PostgreSQL several processes share the limits: the places
+//! are leases in the database ([`super::leases`]); the line of generations
+//! waiting for DeepSeek stays per process.
 //!
 //! Each check takes its place in the same step (under one lock, or in one
-//! SQL statement), so parallel requests cannot all pass a check that only
+//! transaction), so parallel requests cannot all pass a check that only
 //! one of them should.
 
 use std::{
@@ -19,6 +23,7 @@ use std::{
 use app::modules::writing::protocol::WritingError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::leases::{Lease, Leases, Place};
 use crate::config::WritingConfig;
 
 /// Generations waiting for a DeepSeek slot, per slot, before new ones are
@@ -32,13 +37,38 @@ pub struct Limits {
     running: Arc<Mutex<HashMap<i64, u32>>>,
     deepseek: Arc<Semaphore>,
     waiting: Arc<AtomicU32>,
+    /// The cluster's places (PostgreSQL), instead of `running` and
+    /// `deepseek`.
+    cluster: Option<Arc<Leases>>,
 }
 
 /// One of a user's places, held while a generation (or an outline) is in
 /// progress; given back when dropped, whatever ends it.
-pub struct UserSlot {
+pub enum UserSlot {
+    Memory(MemorySlot),
+    Lease(Lease),
+}
+
+/// A user's place in memory (one process).
+pub struct MemorySlot {
     running: Arc<Mutex<HashMap<i64, u32>>>,
     user: i64,
+}
+
+impl UserSlot {
+    /// Gives the place back now (a lease: once the database has it).
+    pub async fn release(self) {
+        match self {
+            Self::Lease(lease) => lease.release().await,
+            memory => drop(memory),
+        }
+    }
+}
+
+/// A DeepSeek place, held while the request runs.
+pub enum DeepseekSlot {
+    Memory(OwnedSemaphorePermit),
+    Lease(Lease),
 }
 
 /// A place in the line for a DeepSeek slot, held from the start of a
@@ -48,12 +78,22 @@ pub struct InLine {
 }
 
 impl Limits {
+    /// Places in memory (one process: SQLite).
     pub fn new(config: WritingConfig) -> Self {
         Self {
             deepseek: Arc::new(Semaphore::new(config.site_concurrent as usize)),
             config,
             running: Arc::default(),
             waiting: Arc::default(),
+            cluster: None,
+        }
+    }
+
+    /// Places in the database, shared by every process (PostgreSQL).
+    pub fn clustered(config: WritingConfig, leases: Arc<Leases>) -> Self {
+        Self {
+            cluster: Some(leases),
+            ..Self::new(config)
         }
     }
 
@@ -62,32 +102,50 @@ impl Limits {
     }
 
     /// Takes one of `user`'s places, if one is free.
-    pub fn reserve_user(&self, user: i64) -> Result<UserSlot, WritingError> {
+    pub async fn reserve_user(&self, user: i64) -> Result<UserSlot, WritingError> {
+        let refused = WritingError::TooManyRunning {
+            limit: self.config.user_concurrent,
+        };
+        if let Some(cluster) = &self.cluster {
+            return match cluster
+                .take(Place::User(user), self.config.user_concurrent)
+                .await
+            {
+                Ok(Some(lease)) => Ok(UserSlot::Lease(lease)),
+                Ok(None) => Err(refused),
+                Err(error) => Err(super::server_error(error)),
+            };
+        }
         let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         let count = running.entry(user).or_default();
         if *count >= self.config.user_concurrent {
             if *count == 0 {
                 running.remove(&user);
             }
-            return Err(WritingError::TooManyRunning {
-                limit: self.config.user_concurrent,
-            });
+            return Err(refused);
         }
         *count += 1;
-        Ok(UserSlot {
+        Ok(UserSlot::Memory(MemorySlot {
             running: Arc::clone(&self.running),
             user,
-        })
+        }))
     }
 
-    /// Generations and outlines of `user` in progress.
-    pub fn running(&self, user: i64) -> u32 {
-        self.running
+    /// Generations and outlines of `user` in progress (in the cluster).
+    pub async fn running(&self, user: i64) -> Result<u32, WritingError> {
+        if let Some(cluster) = &self.cluster {
+            return cluster
+                .count(Place::User(user))
+                .await
+                .map_err(super::server_error);
+        }
+        Ok(self
+            .running
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&user)
             .copied()
-            .unwrap_or(0)
+            .unwrap_or(0))
     }
 
     /// Joins the line for a DeepSeek slot, unless it is too long already.
@@ -102,7 +160,7 @@ impl Limits {
             waiting: Arc::clone(&self.waiting),
         };
         // Everyone in line beyond the free slots waits.
-        let free = self.deepseek.available_permits() as u32;
+        let free = self.config.site_concurrent.saturating_sub(self.in_flight());
         if waiting >= most + free {
             tracing::warn!(
                 waiting,
@@ -115,13 +173,20 @@ impl Limits {
 
     /// Waits for a DeepSeek slot; the line place is given back once it
     /// is taken.
-    pub async fn deepseek_slot(&self, line: InLine) -> OwnedSemaphorePermit {
-        let permit = Arc::clone(&self.deepseek)
-            .acquire_owned()
-            .await
-            .expect("the semaphore is never closed");
+    pub async fn deepseek_slot(&self, line: InLine) -> DeepseekSlot {
+        let slot = match &self.cluster {
+            Some(cluster) => {
+                DeepseekSlot::Lease(cluster.deepseek(self.config.site_concurrent).await)
+            }
+            None => DeepseekSlot::Memory(
+                Arc::clone(&self.deepseek)
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore is never closed"),
+            ),
+        };
         drop(line);
-        permit
+        slot
     }
 
     /// Generations waiting for a DeepSeek slot now.
@@ -129,15 +194,19 @@ impl Limits {
         self.waiting.load(Ordering::Acquire)
     }
 
-    /// DeepSeek requests under way now.
+    /// DeepSeek requests under way now (in this process).
     pub fn in_flight(&self) -> u32 {
-        self.config
-            .site_concurrent
-            .saturating_sub(self.deepseek.available_permits() as u32)
+        match &self.cluster {
+            Some(cluster) => cluster.deepseek_held(),
+            None => self
+                .config
+                .site_concurrent
+                .saturating_sub(self.deepseek.available_permits() as u32),
+        }
     }
 }
 
-impl Drop for UserSlot {
+impl Drop for MemorySlot {
     fn drop(&mut self) {
         let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(count) = running.get_mut(&self.user) {
@@ -185,39 +254,38 @@ mod tests {
         })
     }
 
-    #[test]
-    fn a_user_has_his_places_and_gets_them_back() {
+    #[tokio::test]
+    async fn a_user_has_his_places_and_gets_them_back() {
         let limits = limits(2, 10);
-        let a = limits.reserve_user(1).unwrap();
-        let _b = limits.reserve_user(1).unwrap();
+        let a = limits.reserve_user(1).await.unwrap();
+        let _b = limits.reserve_user(1).await.unwrap();
         assert_eq!(
-            limits.reserve_user(1).err(),
+            limits.reserve_user(1).await.err(),
             Some(WritingError::TooManyRunning { limit: 2 })
         );
-        let _other = limits.reserve_user(2).unwrap();
-        assert_eq!(limits.running(1), 2);
+        let _other = limits.reserve_user(2).await.unwrap();
+        assert_eq!(limits.running(1).await, Ok(2));
         drop(a);
-        assert_eq!(limits.running(1), 1);
-        assert!(limits.reserve_user(1).is_ok());
+        assert_eq!(limits.running(1).await, Ok(1));
+        assert!(limits.reserve_user(1).await.is_ok());
     }
 
-    #[test]
-    fn places_hold_under_parallel_requests() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn places_hold_under_parallel_requests() {
         let limits = Arc::new(limits(3, 10));
-        let taken = Arc::new(Mutex::new(Vec::new()));
-        std::thread::scope(|s| {
-            for _ in 0..16 {
-                let (limits, taken) = (limits.clone(), taken.clone());
-                s.spawn(move || {
-                    if let Ok(slot) = limits.reserve_user(7) {
-                        taken.lock().unwrap().push(slot);
-                    }
-                });
-            }
-        });
-        assert_eq!(taken.lock().unwrap().len(), 3);
-        taken.lock().unwrap().clear();
-        assert_eq!(limits.running(7), 0);
+        let tries: Vec<_> = (0..16)
+            .map(|_| {
+                let limits = limits.clone();
+                tokio::spawn(async move { limits.reserve_user(7).await.ok() })
+            })
+            .collect();
+        let mut taken = Vec::new();
+        for t in tries {
+            taken.extend(t.await.unwrap());
+        }
+        assert_eq!(taken.len(), 3);
+        taken.clear();
+        assert_eq!(limits.running(7).await, Ok(0));
         assert!(limits.running.lock().unwrap().is_empty(), "no entry left");
     }
 

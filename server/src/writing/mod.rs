@@ -13,15 +13,20 @@
 //!   batches; [`hub`] tells followers to look again;
 //! - [`store`]: what is kept, per engine; [`position`]: where a follower
 //!   is;
+//! - [`leases`] and [`cluster`]: several processes on PostgreSQL (places
+//!   shared by the cluster, the hub and stops across processes, the
+//!   heartbeat);
 //! - [`service`]: the `WritingService` calls; [`events`]: the event
 //!   stream route; [`streams`]: open streams per user.
 
 pub mod brief;
+pub mod cluster;
 pub mod events;
 pub mod flush;
 pub mod generation;
 pub mod hub;
 pub mod job;
+pub mod leases;
 pub mod limits;
 pub mod outline;
 pub mod position;
@@ -32,20 +37,27 @@ pub mod streams;
 
 use std::{sync::Arc, time::Duration};
 
+use sqlx::{PgPool, SqlitePool};
+
 use self::{
     generation::Generations,
     hub::{ArticleHub, MemoryHub},
+    leases::Leases,
     limits::Limits,
-    store::{ArticleStore, StoreError},
+    store::{postgres::PostgresArticles, sqlite::SqliteArticles, ArticleStore, StoreError},
     streams::StreamLimits,
 };
-use crate::{clock, config::Config, ops::OpsEvents, state::Shutdown};
+use crate::{
+    clock, config::Config, db_writer::DbWriter, notify::Listener, ops::OpsEvents, state::Shutdown,
+};
 pub use app::modules::writing::service::WritingService;
 
 /// Everything the calls, the jobs and the event streams share.
 pub struct Core {
     pub store: Arc<dyn ArticleStore>,
     pub hub: Arc<dyn ArticleHub>,
+    /// This process's lease among several (PostgreSQL).
+    pub leases: Option<Arc<Leases>>,
     pub generations: Generations,
     pub limits: Limits,
     pub deepseek: deepseek::Client,
@@ -70,6 +82,20 @@ pub enum WritingStartError {
     Client(#[from] deepseek::Error),
     #[error("cannot mark the generations of the previous run interrupted: {0}")]
     Database(#[from] StoreError),
+    #[error("cannot join the processes writing articles: {0}")]
+    Lease(#[from] sqlx::Error),
+}
+
+/// Where the writing module keeps its articles.
+pub enum Backend {
+    /// One process: SQLite, written through the site's database writer.
+    Sqlite {
+        db: SqlitePool,
+        writer: Arc<DbWriter>,
+    },
+    /// Any number of processes on one PostgreSQL database, hearing each
+    /// other through the process's `listener`.
+    Postgres { db: PgPool, listener: Arc<Listener> },
 }
 
 /// How long the daily limit looks back, with a margin.
@@ -80,11 +106,12 @@ impl Writing {
     /// The writing module, if DeepSeek (or its sandbox) is configured.
     /// Versions the previous process left queued or running are marked
     /// interrupted first (what they had is kept), so nothing looks as if it
-    /// were still being written.
+    /// were still being written — on PostgreSQL only those of processes
+    /// that are gone (see [`cluster`]).
     pub async fn start(
         config: &Config,
         site_url: &str,
-        store: Arc<dyn ArticleStore>,
+        backend: Backend,
         shutdown: Shutdown,
         streams_max: u32,
         ops: Arc<OpsEvents>,
@@ -93,6 +120,21 @@ impl Writing {
             return Ok(None);
         };
         let deepseek = deepseek::Client::new(client_config)?;
+        let (store, limits, cluster): (Arc<dyn ArticleStore>, _, _) = match backend {
+            Backend::Sqlite { db, writer } => (
+                Arc::new(SqliteArticles::new(db, writer)),
+                Limits::new(config.writing.clone()),
+                None,
+            ),
+            Backend::Postgres { db, listener } => {
+                let leases = Leases::join(db.clone()).await?;
+                (
+                    Arc::new(PostgresArticles::new(db, leases.process().to_owned())),
+                    Limits::clustered(config.writing.clone(), leases.clone()),
+                    Some((leases, listener)),
+                )
+            }
+        };
         let interrupted = store.interrupt_unfinished(job::INTERRUPTED).await?;
         if interrupted > 0 {
             tracing::warn!(
@@ -101,11 +143,13 @@ impl Writing {
             );
         }
         let request_timeout = config.http.request_timeout;
+        let hub = Arc::new(MemoryHub::new());
         let core = Arc::new(Core {
             store,
-            hub: Arc::new(MemoryHub::new()),
+            hub: hub.clone(),
+            leases: cluster.as_ref().map(|(leases, _)| leases.clone()),
             generations: Generations::default(),
-            limits: Limits::new(config.writing.clone()),
+            limits,
             deepseek,
             streams: StreamLimits::new(config.writing.streams_per_user, streams_max),
             ops,
@@ -114,6 +158,10 @@ impl Writing {
                 .saturating_sub(Duration::from_secs(2))
                 .max(Duration::from_secs(1)),
         });
+        if let Some((leases, listener)) = cluster {
+            cluster::listen(&core, hub, &listener);
+            cluster::heartbeat(core.clone(), leases, shutdown.clone());
+        }
         flush::spawn(core.clone(), shutdown.clone());
         forget_old_generations(core.clone(), shutdown);
         Ok(Some(Arc::new(Self { core })))
@@ -124,9 +172,17 @@ impl Writing {
     }
 
     /// Waits (up to `timeout`) for the running generations to store their
-    /// end after the server began to stop; whether they all did.
+    /// end after the server began to stop; whether they all did. On
+    /// PostgreSQL the process then leaves the cluster: its places come
+    /// back at once.
     pub async fn wait_idle(&self, timeout: Duration) -> bool {
-        self.core.generations.wait_empty(timeout).await
+        let idle = self.core.generations.wait_empty(timeout).await;
+        if let Some(leases) = &self.core.leases {
+            if let Err(error) = leases.leave().await {
+                tracing::warn!(%error, "writing: cannot leave the cluster; this process's places come back when its lease expires");
+            }
+        }
+        idle
     }
 }
 

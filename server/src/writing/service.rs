@@ -28,6 +28,9 @@ use app::{
 
 /// How long `stop` and `delete` wait for the job to store its end.
 const STOP_WAIT: Duration = Duration::from_secs(5);
+/// Waiting for another process to store the end of a stopped generation,
+/// the database is read at least this often besides its announcement.
+const STOP_LOOK_AGAIN: Duration = Duration::from_millis(250);
 
 /// An outline is a short answer.
 const OUTLINE_MAX_TOKENS: u32 = 2_048;
@@ -37,7 +40,7 @@ impl WritingService for Writing {
     async fn start(&self, user: &User, brief: Brief) -> Result<GenerationRef, WritingError> {
         let core = &self.core;
         let brief = brief::check(brief)?;
-        let slot = core.limits.reserve_user(user.id)?;
+        let slot = core.limits.reserve_user(user.id).await?;
         let line = core.limits.join_line()?;
         let id = new_article_id();
         let now = clock::now_ms();
@@ -75,51 +78,11 @@ impl WritingService for Writing {
     async fn outline(&self, user: &User, brief: Brief) -> Result<String, WritingError> {
         let core = &self.core;
         let brief = brief::check(brief)?;
-        let _slot = core.limits.reserve_user(user.id)?;
-        let line = core.limits.join_line()?;
-        let counted = reserve(core, user.id).await?;
-        let request = deepseek::ChatRequest::new(prompts::outline(&brief))
-            .max_tokens(OUTLINE_MAX_TOKENS)
-            .user_id(format!("u{}", user.id));
-        let answer = tokio::time::timeout(core.outline_timeout, async {
-            let _permit = core.limits.deepseek_slot(line).await;
-            core.deepseek.chat(&request).await
-        })
-        .await;
-        let failure = match answer {
-            Ok(Ok(completion)) => {
-                // Nothing is stored for an outline: counted in memory.
-                core.ops.count(events::OUTLINE.into());
-                if let Some(usage) = &completion.usage {
-                    core.ops
-                        .add(events::PROMPT_TOKENS.into(), usage.prompt_tokens);
-                    core.ops
-                        .add(events::COMPLETION_TOKENS.into(), usage.completion_tokens);
-                }
-                let outline = clip_lines(completion.content.trim(), brief_limits::OUTLINE);
-                if !outline.is_empty() {
-                    return Ok(outline);
-                }
-                tracing::warn!(
-                    user = user.id,
-                    "writing: DeepSeek answered an empty outline"
-                );
-                "DeepSeek 没有给出大纲，请稍后重试。".to_owned()
-            }
-            Ok(Err(error)) => {
-                core.ops.deepseek_error(&error);
-                tracing::warn!(user = user.id, %error, "writing: the outline failed");
-                error.user_message_zh().to_owned()
-            }
-            Err(_) => {
-                core.ops.count("deepseek:timeout".into());
-                tracing::warn!(user = user.id, "writing: the outline took too long");
-                "生成大纲用的时间太长了，请稍后重试，或者不用大纲直接写。".to_owned()
-            }
-        };
-        // Nothing came of it: it does not count.
-        let _ = core.store.give_back_generation(counted).await;
-        Err(WritingError::Upstream { message: failure })
+        let slot = core.limits.reserve_user(user.id).await?;
+        let outline = outline(core, user, brief).await;
+        // Given back before answering: the next call may take it.
+        slot.release().await;
+        outline
     }
 
     async fn regenerate(
@@ -150,7 +113,7 @@ impl WritingService for Writing {
                 message: "这个版本已经写完了，不需要继续；可以重新生成一个新版本。".into(),
             });
         }
-        let slot = core.limits.reserve_user(user.id)?;
+        let slot = core.limits.reserve_user(user.id).await?;
         let line = core.limits.join_line()?;
         let now = clock::now_ms();
         let quota = quota_of(core, user.id, now);
@@ -198,11 +161,7 @@ impl WritingService for Writing {
     async fn stop(&self, user: &User, id: &str) -> Result<(), WritingError> {
         let core = &self.core;
         own_article(core, user, id).await?;
-        if let Some(generation) = core.generations.get(id) {
-            generation.stop();
-            generation.wait_ended(STOP_WAIT).await;
-        }
-        Ok(())
+        stop_and_wait(core, user, id).await
     }
 
     async fn list(&self, user: &User) -> Result<Vec<ArticleSummary>, WritingError> {
@@ -247,10 +206,7 @@ impl WritingService for Writing {
     async fn delete(&self, user: &User, id: &str) -> Result<(), WritingError> {
         let core = &self.core;
         own_article(core, user, id).await?;
-        if let Some(generation) = core.generations.get(id) {
-            generation.stop();
-            generation.wait_ended(STOP_WAIT).await;
-        }
+        stop_and_wait(core, user, id).await?;
         let deleted = core.store.delete(id, user.id).await.map_err(server_error)?;
         if !deleted {
             return Err(WritingError::NotFound);
@@ -271,10 +227,91 @@ impl WritingService for Writing {
         Ok(Quota {
             used_today,
             daily_limit: config.daily_limit,
-            running: core.limits.running(user.id),
+            running: core.limits.running(user.id).await?,
             concurrent_limit: config.user_concurrent,
         })
     }
+}
+
+/// Asks DeepSeek for an outline of `brief` (the user's place is taken).
+async fn outline(core: &Core, user: &User, brief: Brief) -> Result<String, WritingError> {
+    let line = core.limits.join_line()?;
+    let counted = reserve(core, user.id).await?;
+    let request = deepseek::ChatRequest::new(prompts::outline(&brief))
+        .max_tokens(OUTLINE_MAX_TOKENS)
+        .user_id(format!("u{}", user.id));
+    let answer = tokio::time::timeout(core.outline_timeout, async {
+        let _permit = core.limits.deepseek_slot(line).await;
+        core.deepseek.chat(&request).await
+    })
+    .await;
+    let failure = match answer {
+        Ok(Ok(completion)) => {
+            // Nothing is stored for an outline: counted in memory.
+            core.ops.count(events::OUTLINE.into());
+            if let Some(usage) = &completion.usage {
+                core.ops
+                    .add(events::PROMPT_TOKENS.into(), usage.prompt_tokens);
+                core.ops
+                    .add(events::COMPLETION_TOKENS.into(), usage.completion_tokens);
+            }
+            let outline = clip_lines(completion.content.trim(), brief_limits::OUTLINE);
+            if !outline.is_empty() {
+                return Ok(outline);
+            }
+            tracing::warn!(
+                user = user.id,
+                "writing: DeepSeek answered an empty outline"
+            );
+            "DeepSeek 没有给出大纲，请稍后重试。".to_owned()
+        }
+        Ok(Err(error)) => {
+            core.ops.deepseek_error(&error);
+            tracing::warn!(user = user.id, %error, "writing: the outline failed");
+            error.user_message_zh().to_owned()
+        }
+        Err(_) => {
+            core.ops.count("deepseek:timeout".into());
+            tracing::warn!(user = user.id, "writing: the outline took too long");
+            "生成大纲用的时间太长了，请稍后重试，或者不用大纲直接写。".to_owned()
+        }
+    };
+    // Nothing came of it: it does not count.
+    let _ = core.store.give_back_generation(counted).await;
+    Err(WritingError::Upstream { message: failure })
+}
+
+/// Stops the generation of article `id`, if one runs, and waits (up to
+/// [`STOP_WAIT`]) until its end is stored: here, or on the process that
+/// runs it (several processes on PostgreSQL).
+async fn stop_and_wait(core: &Core, user: &User, id: &str) -> Result<(), WritingError> {
+    if let Some(generation) = core.generations.get(id) {
+        generation.stop();
+        generation.wait_ended(STOP_WAIT).await;
+        return Ok(());
+    }
+    // Listen before asking, so the end is not missed.
+    let mut news = core.hub.subscribe(id);
+    if !core
+        .store
+        .request_stop(id, user.id)
+        .await
+        .map_err(server_error)?
+    {
+        return Ok(());
+    }
+    let ended = async {
+        loop {
+            match core.store.latest_version(id, user.id).await {
+                Ok(Some(row)) if !row.status().is_finished() => {}
+                _ => return,
+            }
+            // The owner's end is announced; look again now and then too.
+            let _ = tokio::time::timeout(STOP_LOOK_AGAIN, news.changed()).await;
+        }
+    };
+    let _ = tokio::time::timeout(STOP_WAIT, ended).await;
+    Ok(())
 }
 
 /// The article `id` if it is `user`'s.

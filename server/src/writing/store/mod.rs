@@ -131,6 +131,15 @@ pub trait ArticleStore: Send + Sync + 'static {
     /// Forgets generations older than `before`: the daily limit looks back
     /// one day at most.
     async fn forget_generations(&self, before: i64) -> Result<usize, StoreError>;
+
+    /// Asks the process running the newest version of `user`'s article
+    /// `id` to stop it (a stop pressed on a process that does not run it):
+    /// whether one was queued or running. The owner hears it at once
+    /// (a notification) or at its next batch ([`Appended::stop`]).
+    async fn request_stop(&self, id: &str, user: i64) -> Result<bool, StoreError>;
+
+    /// Which of `articles` (running here) another process asked to stop.
+    async fn stop_requested(&self, articles: Vec<String>) -> Result<Vec<String>, StoreError>;
 }
 
 /// The daily limit, for one reservation: `user` may have started `limit`
@@ -160,6 +169,8 @@ pub enum Regenerated {
 pub struct Appended {
     /// How many pieces were stored.
     pub stored: usize,
+    /// Articles of the batch whose stop was pressed on another process.
+    pub stop: Vec<String>,
 }
 
 #[derive(Clone, Debug, FromRow)]

@@ -124,7 +124,10 @@ impl ArticleStore for SqliteArticles {
             .writer
             .run(move |db| append(db, &appends, clock::now_ms()))
             .await?;
-        Ok(Appended { stored })
+        Ok(Appended {
+            stored,
+            stop: Vec::new(),
+        })
     }
 
     async fn finish(&self, end: Arc<Finish>) -> Result<(), StoreError> {
@@ -171,6 +174,15 @@ impl ArticleStore for SqliteArticles {
             .writer
             .run(move |db| interrupt_unfinished(db, &problem, clock::now_ms()))
             .await?)
+    }
+
+    /// One process runs every generation: a stop reaches it in memory.
+    async fn request_stop(&self, _id: &str, _user: i64) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
+    async fn stop_requested(&self, _articles: Vec<String>) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
     }
 
     async fn forget_generations(&self, before: i64) -> Result<usize, StoreError> {
