@@ -20,7 +20,7 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     if !state.database.ping().await {
         return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable");
     }
-    match tokio::time::timeout(WRITER_PING_TIMEOUT, state.writer.ping()).await {
+    match tokio::time::timeout(WRITER_PING_TIMEOUT, state.login.ping()).await {
         Ok(true) => (StatusCode::OK, "ok"),
         _ => (StatusCode::SERVICE_UNAVAILABLE, "login writer unavailable"),
     }

@@ -22,6 +22,7 @@ use crate::{
     db_writer::{self, DbWriter, WriteError},
     deepseek_sandbox::{self, DeepseekSandbox},
     error_page, health,
+    notify::Listener,
     ops::{events::CountsStore, OpsEvents, OpsPage},
     page_cache::{self, PageCache},
     sandbox::{self, Sandbox, SandboxConfig},
@@ -35,9 +36,9 @@ use crate::{
         push::Rules,
         rate_limit::StartLimits,
         session_cache::SessionCache,
+        store::{LoginStore, Stores},
         streams::StreamLimits,
         wechat_link::{local_url, LinkError, WechatLink},
-        writer::Writer,
     },
     writing::{self, Writing, WritingService, WritingStartError},
 };
@@ -57,8 +58,8 @@ pub enum StartupError {
     },
     #[error("{0}")]
     Wechat(#[from] LinkError),
-    #[error("DATABASE_URL names PostgreSQL, which this version cannot run the site on yet: use sqlite://")]
-    PostgresNotReady,
+    #[error("cannot listen for the other server processes' notifications on PostgreSQL: {0}")]
+    Listen(sqlx::Error),
     #[error("DATABASE_URL must name a database file (an in-memory database cannot be shared)")]
     InMemoryDatabase,
     #[error("cannot open the database for the database writer: {0}")]
@@ -75,8 +76,9 @@ pub struct Application {
     address: SocketAddr,
     router: Router,
     stop: watch::Sender<bool>,
-    writer: Arc<Writer>,
-    db_writer: Arc<DbWriter>,
+    login: Arc<dyn LoginStore>,
+    /// SQLite's group-commit writer; none on PostgreSQL.
+    db_writer: Option<Arc<DbWriter>>,
     writing: Option<Arc<Writing>>,
     /// Writes the operator page's counts; ends after its last write once
     /// the server stops.
@@ -101,16 +103,6 @@ impl Application {
         theme.layout.wechat_oauth = config.login.wechat_oauth;
 
         let database = db::open(&config.database_url, config.database_max_connections).await?;
-        let db = match database.clone() {
-            Database::Sqlite(pool) => pool,
-            // Refused, not half-run: the login's and the writing module's
-            // PostgreSQL stores are being built (issue 13); a site must not
-            // start on an engine that cannot keep its logins.
-            Database::Postgres(pool) => {
-                pool.close().await;
-                return Err(StartupError::PostgresNotReady);
-            }
-        };
 
         let site = Site::load(&config.leptos)?;
         if site.files.is_empty() {
@@ -130,7 +122,7 @@ impl Application {
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?;
 
-        let wechat = WechatLink::new(&config.wechat, address, db.clone())?;
+        let wechat = WechatLink::new(&config.wechat, address, database.clone())?;
         let sandbox = config.wechat.sandbox.then(|| {
             let site_url = local_url(address);
             Sandbox::new(SandboxConfig {
@@ -159,39 +151,71 @@ impl Application {
 
         let (stop, shutdown) = Shutdown::new();
         let hub: Arc<dyn LoginHub> = Arc::new(MemoryHub::new());
-        let db_file = db::file_of(&db).ok_or(StartupError::InMemoryDatabase)?;
-        let db_writer = Arc::new(DbWriter::spawn(&db_file, db_writer::BUSY_TIMEOUT)?);
-        let writer = Arc::new(Writer::new(
-            db_writer.clone(),
-            hub.clone(),
-            Rules {
-                site: theme.layout.site.name.clone(),
-                confirm_mode: config.login.confirm_mode,
-            },
-        ));
-        wechat_login::cleanup::spawn(writer.clone(), shutdown.clone());
+        let sessions = Arc::new(SessionCache::new(config.login.session_cache));
+        let rules = Rules {
+            site: theme.layout.site.name.clone(),
+            confirm_mode: config.login.confirm_mode,
+        };
         let login = &config.login;
         let streams_max = streams_within_file_limit(login.streams_max);
         let ops = Arc::new(OpsEvents::new());
-        let ops_writer = ops
-            .clone()
-            .spawn_writer(CountsStore::Sqlite(db_writer.clone()), shutdown.clone());
-        let writing = Writing::start(
-            &config,
-            &local_url(address),
-            writing::Backend::Sqlite {
-                db: db.clone(),
-                writer: db_writer.clone(),
-            },
-            shutdown.clone(),
-            streams_max,
-            ops.clone(),
-        )
-        .await?;
-        let sessions = SessionCache::new(config.login.session_cache);
+        let (stores, db_writer, ops_writer, writing) = match &database {
+            Database::Sqlite(db) => {
+                let db_file = db::file_of(db).ok_or(StartupError::InMemoryDatabase)?;
+                let db_writer = Arc::new(DbWriter::spawn(&db_file, db_writer::BUSY_TIMEOUT)?);
+                let stores = Stores::sqlite(db.clone(), db_writer.clone(), hub.clone(), rules);
+                let ops_writer = ops
+                    .clone()
+                    .spawn_writer(CountsStore::Sqlite(db_writer.clone()), shutdown.clone());
+                let writing = Writing::start(
+                    &config,
+                    &local_url(address),
+                    writing::Backend::Sqlite {
+                        db: db.clone(),
+                        writer: db_writer.clone(),
+                    },
+                    shutdown.clone(),
+                    streams_max,
+                    ops.clone(),
+                )
+                .await?;
+                (stores, Some(db_writer), ops_writer, writing)
+            }
+            Database::Postgres(pool) => {
+                // One connection hears what every server process changed.
+                let listener = Listener::start(pool, shutdown.clone())
+                    .await
+                    .map_err(StartupError::Listen)?;
+                let stores = Stores::postgres(
+                    pool.clone(),
+                    &listener,
+                    hub.clone(),
+                    sessions.clone(),
+                    rules,
+                );
+                let ops_writer = ops
+                    .clone()
+                    .spawn_writer(CountsStore::Postgres(pool.clone()), shutdown.clone());
+                let writing = Writing::start(
+                    &config,
+                    &local_url(address),
+                    writing::Backend::Postgres {
+                        db: pool.clone(),
+                        listener,
+                    },
+                    shutdown.clone(),
+                    streams_max,
+                    ops.clone(),
+                )
+                .await?;
+                (stores, None, ops_writer, writing)
+            }
+        };
+        wechat_login::cleanup::spawn(stores.login.clone(), shutdown.clone());
         let state = AppState::new(Shared {
             hub,
-            writer: writer.clone(),
+            login: stores.login.clone(),
+            session_store: stores.sessions,
             start_limits: Arc::new(StartLimits::new(
                 login.start_per_minute,
                 login.start_site_per_minute,
@@ -207,7 +231,6 @@ impl Application {
             leptos: config.leptos.clone(),
             shell: Shell::new(&config.leptos, site.assets),
             config: Arc::new(config),
-            db,
             database,
             theme: Arc::new(theme),
             shutdown,
@@ -225,7 +248,7 @@ impl Application {
             address,
             router,
             stop,
-            writer,
+            login: stores.login,
             db_writer,
             writing,
             ops_writer,
@@ -238,13 +261,15 @@ impl Application {
         self.address
     }
 
-    /// The login writer (tests stop it to see `/healthz` fail).
-    pub fn writer(&self) -> Arc<Writer> {
-        self.writer.clone()
+    /// The login's store (tests stop SQLite's writer to see `/healthz`
+    /// fail).
+    pub fn writer(&self) -> Arc<dyn LoginStore> {
+        self.login.clone()
     }
 
-    /// The database writer (benchmarks read its counts).
-    pub fn db_writer(&self) -> Arc<DbWriter> {
+    /// SQLite's database writer (benchmarks read its counts); none on
+    /// PostgreSQL.
+    pub fn db_writer(&self) -> Option<Arc<DbWriter>> {
         self.db_writer.clone()
     }
 
@@ -280,7 +305,9 @@ impl Application {
         }
         // The operator page's last counts (its task saw the stop too).
         let _ = self.ops_writer.await;
-        self.db_writer.stop().await;
+        if let Some(db_writer) = &self.db_writer {
+            db_writer.stop().await;
+        }
         Ok(())
     }
 }

@@ -5,15 +5,18 @@ use std::sync::Arc;
 use app::theme::load::Theme;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
-use sqlx::SqlitePool;
 use tokio::sync::watch;
 
 use crate::{
     config::Config,
     ops::OpsEvents,
     wechat_login::{
-        hub::LoginHub, rate_limit::StartLimits, streams::StreamLimits, wechat_link::WechatLink,
-        writer::Writer,
+        hub::LoginHub,
+        rate_limit::StartLimits,
+        session_cache::SessionCache,
+        store::{LoginStore, SessionStore},
+        streams::StreamLimits,
+        wechat_link::WechatLink,
     },
     writing::Writing,
 };
@@ -44,16 +47,17 @@ pub struct Shared {
     /// What the document around every page needs: the names of the site's
     /// script, wasm and stylesheet (read once).
     pub shell: Arc<app::Shell>,
-    pub db: SqlitePool,
-    /// The database, whichever engine (`db` is SQLite's pool while the
-    /// login and the writing module move to their stores).
+    /// The database, whichever engine.
     pub database: crate::db::Database,
     pub theme: Arc<Theme>,
     pub wechat: Arc<WechatLink>,
     /// Tells waiting browsers about their login.
     pub hub: Arc<dyn LoginHub>,
-    /// Makes the login's frequent writes, committing them in batches.
-    pub writer: Arc<Writer>,
+    /// The login's attempts, pushes and users (SQLite: through the
+    /// group-commit writer).
+    pub login: Arc<dyn LoginStore>,
+    /// Sessions: who a cookie belongs to, and revocations.
+    pub session_store: Arc<dyn SessionStore>,
     /// QR codes per client network and for the whole site
     /// (`LOGIN_START_PER_MINUTE`, `LOGIN_START_SITE_PER_MINUTE`).
     pub start_limits: Arc<StartLimits>,
@@ -65,7 +69,7 @@ pub struct Shared {
     pub ops: Arc<OpsEvents>,
     pub shutdown: Shutdown,
     /// Sessions seen within `SESSION_CACHE_SECONDS`.
-    pub sessions: crate::wechat_login::session_cache::SessionCache,
+    pub sessions: Arc<SessionCache>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -236,7 +236,7 @@ async fn unknown_attempts_are_404() {
 async fn a_scan_of_an_expired_code_does_not_log_in() {
     let app = spawn(&[]).await;
     let id = app.start().await;
-    sqlx::query("UPDATE login_attempts SET expires_at = 0 WHERE id = ?")
+    sqlx::query("UPDATE login_attempts SET expires_at = 0 WHERE id = $1")
         .bind(&id)
         .execute(&app.db)
         .await
@@ -258,7 +258,7 @@ async fn a_code_scanned_by_someone_else_stays_theirs() {
     app.scan(ALICE, &id, false).await;
     let (_, reply) = app.scan(BOB, &id, false).await;
     assert!(reply.contains("其他微信"), "{reply}");
-    let owner: (String,) = sqlx::query_as("SELECT openid FROM login_attempts WHERE id = ?")
+    let owner: (String,) = sqlx::query_as("SELECT openid FROM login_attempts WHERE id = $1")
         .bind(&id)
         .fetch_one(&app.db)
         .await

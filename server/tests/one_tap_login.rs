@@ -128,11 +128,12 @@ async fn me(app: &TestApp, browser: &reqwest::Client) -> StatusCode {
 
 /// Logins counted for the operator page.
 async fn logins(app: &TestApp) -> i64 {
-    let (n,): (i64,) =
-        sqlx::query_as("SELECT COALESCE(SUM(count), 0) FROM ops_events WHERE kind = 'login'")
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM ops_events WHERE kind = 'login'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
     n
 }
 
@@ -165,7 +166,7 @@ async fn one_tap_logs_a_follower_in_and_comes_back_to_the_page() {
     // The operator page counts it with the session, in the same commit.
     assert_eq!(logins(&app).await, logins_before + 1);
     let (attempts,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM login_attempts WHERE id = ? AND status = 'consumed' AND openid = ?",
+        "SELECT COUNT(*) FROM login_attempts WHERE id = $1 AND status = 'consumed' AND openid = $2",
     )
     .bind(param(&query, "state"))
     .bind(&openid)
@@ -323,7 +324,7 @@ async fn forged_or_reused_states_and_codes_are_refused_and_change_nothing() {
 
     assert_eq!(app.count("sessions").await, 1, "only the one real login");
     let (pending,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM login_attempts WHERE id = ? AND status = 'pending'")
+        sqlx::query_as("SELECT COUNT(*) FROM login_attempts WHERE id = $1 AND status = 'pending'")
             .bind(param(&again, "state"))
             .fetch_one(&app.db)
             .await

@@ -24,7 +24,6 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::{
     attempt::{Attempt, NewAttempt},
-    attempt_sql,
     client::ClientInfo,
     cookies::LoginCookie,
     error::LoginError,
@@ -32,8 +31,8 @@ use super::{
     push::short,
     qr,
     rate_limit::Refused,
-    secrets, user_sql,
-    writer::{Completed, Completion},
+    secrets,
+    store::{Completed, Completion},
 };
 use crate::{clock, state::AppState};
 
@@ -89,7 +88,7 @@ async fn start(
     // Stored (durably) before WeChat knows the code, so even an instant scan
     // finds it.
     state
-        .writer
+        .login
         .insert_attempt(NewAttempt {
             id: id.clone(),
             binding_hash: secrets::hash(&binding),
@@ -105,7 +104,7 @@ async fn start(
         Err(err) => {
             // Logged with the reference the visitor sees.
             state.ops.wechat_error(&err);
-            attempt_sql::delete(&state.db, &id).await?;
+            state.login.delete_attempt(&id).await?;
             return Err(LoginError::Wechat(err));
         }
     };
@@ -138,7 +137,9 @@ pub(super) async fn own_attempt(
     let binding = LoginCookie::Binding
         .read(headers, client.https)
         .map_err(|_| LoginError::DuplicateCookie)?;
-    let attempt = attempt_sql::find(&state.db, id)
+    let attempt = state
+        .login
+        .find_attempt(id)
         .await?
         .ok_or(LoginError::NotFound)?;
     let binding = binding.ok_or(LoginError::NotYours)?;
@@ -169,7 +170,7 @@ async fn complete(
     let token = secrets::new_secret();
     let ttl = state.config.login.session_ttl;
     let completed = state
-        .writer
+        .login
         .complete(Completion {
             attempt: id.clone(),
             user_id,
@@ -189,7 +190,7 @@ async fn complete(
     // logs nobody in any more, even if it was copied.
     for old in LoginCookie::Session.read_all(&headers, client.https) {
         let old = secrets::hash(&old);
-        user_sql::revoke_session(&state.db, &old, now).await?;
+        state.session_store.revoke(&old, now).await?;
         state.sessions.revoked(&old);
     }
 
@@ -213,7 +214,7 @@ async fn logout(
         .map_err(|_| LoginError::DuplicateCookie)?;
     if let Some(token) = token {
         let token = secrets::hash(&token);
-        user_sql::revoke_session(&state.db, &token, clock::now_ms()).await?;
+        state.session_store.revoke(&token, clock::now_ms()).await?;
         state.sessions.revoked(&token);
     }
     let cookie = LoginCookie::Session.clear(client.https);

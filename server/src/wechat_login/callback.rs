@@ -35,10 +35,9 @@ use sha2::{Digest, Sha256};
 use wechat::{message::text_reply, CallbackError, CallbackQuery};
 
 use super::{
-    push::{Push, Reply},
+    push::{Push, Pushed, Reply},
     refusals::{self, RefusalLog},
     secrets,
-    writer::Pushed,
 };
 use crate::{
     clock,
@@ -67,7 +66,7 @@ async fn verify(State(state): State<AppState>, Query(query): Query<CallbackQuery
         Ok(echo) => echo,
         Err(err) => return refuse_error(&state.ops, &err),
     };
-    match tokio::time::timeout(DEADLINE, state.writer.url_check(echo.stamp)).await {
+    match tokio::time::timeout(DEADLINE, state.login.url_check(echo.stamp)).await {
         Ok(Ok(())) => text(StatusCode::OK, echo.echostr.to_owned()),
         Ok(Err(err)) => unavailable(&state.ops, &err),
         Err(_) => unavailable(&state.ops, &"not written within the deadline"),
@@ -92,7 +91,7 @@ async fn receive(
         stamp: inbound.stamp,
         body_hash: Sha256::digest(&body).into(),
     };
-    let pushed = match tokio::time::timeout(DEADLINE, state.writer.push(push)).await {
+    let pushed = match tokio::time::timeout(DEADLINE, state.login.push(push)).await {
         Ok(Ok(pushed)) => pushed,
         // Answering with an error makes WeChat retry (3 tries in all)
         // instead of losing the scan. A job the writer had not begun when

@@ -1,5 +1,7 @@
 //! Removes expired attempts, sessions, old push records and stamps now and
-//! then, in small chunks through the login's group-commit thread.
+//! then, in small chunks through the login's store (on SQLite its
+//! group-commit thread; on PostgreSQL one short transaction per chunk, in
+//! whichever processes run it: a row two of them pick is deleted once).
 //!
 //! One unbounded `DELETE` on the pool would hold SQLite's write lock for as
 //! long as the backlog takes (seconds for a few hundred thousand rows), and
@@ -14,7 +16,7 @@ use app::modules::wechat_login::status::COMPLETE_WINDOW;
 use rusqlite::{params, Connection};
 use wechat::callback::MAX_CLOCK_SKEW_SECS;
 
-use super::writer::{WriteResult, Writer};
+use super::store::{LoginStore, StoreResult};
 use crate::state::Shutdown;
 
 const EVERY: Duration = Duration::from_secs(600);
@@ -27,7 +29,7 @@ pub const CHUNK: u64 = 500;
 const PAUSE: Duration = Duration::from_millis(5);
 
 /// Runs the clean-up at start and then every ten minutes, until shutdown.
-pub fn spawn(writer: Arc<Writer>, shutdown: Shutdown) {
+pub fn spawn(store: Arc<dyn LoginStore>, shutdown: Shutdown) {
     tokio::spawn(async move {
         let stopped = shutdown.stopped();
         tokio::pin!(stopped);
@@ -38,7 +40,7 @@ pub fn spawn(writer: Arc<Writer>, shutdown: Shutdown) {
                 _ = &mut stopped => return,
             }
             tokio::select! {
-                result = clean(&writer) => match result {
+                result = clean(store.as_ref()) => match result {
                     Ok(removed) if removed.total() > 0 => {
                         tracing::info!(?removed, "removed stale login data");
                     }
@@ -52,10 +54,10 @@ pub fn spawn(writer: Arc<Writer>, shutdown: Shutdown) {
 }
 
 /// Cleans chunk after chunk until nothing stale is left.
-pub async fn clean(writer: &Writer) -> WriteResult<Removed> {
+pub async fn clean(store: &dyn LoginStore) -> StoreResult<Removed> {
     let mut total = Removed::default();
     loop {
-        let (removed, more) = writer.clean(CHUNK).await?;
+        let (removed, more) = store.clean(CHUNK).await?;
         total.add(removed);
         if !more {
             return Ok(total);
@@ -86,7 +88,7 @@ impl Removed {
     }
 }
 
-/// Deletes at most `limit` rows of each kind nobody can use any more:
+/// Deletes (SQLite) at most `limit` rows of each kind nobody can use any more:
 /// attempts a day past their end, sessions past expiry or revoked a day ago,
 /// pushes handled over a day ago (WeChat retries within seconds), stamps
 /// older than the freshness window (a request with such a stamp is refused
@@ -94,45 +96,90 @@ impl Removed {
 /// so the pushes queued behind it are answered in time. Also says whether
 /// more may be left (some kind filled its chunk).
 pub fn delete_stale(db: &Connection, now: i64, limit: u64) -> rusqlite::Result<(Removed, bool)> {
-    const DAY: i64 = 86_400_000;
-    let complete_window = COMPLETE_WINDOW.as_millis() as i64;
+    let before = Cutoffs::at(now);
     let delete = |sql: &str, before: i64| -> rusqlite::Result<u64> {
         Ok(db.prepare_cached(sql)?.execute(params![before, limit])? as u64)
     };
     let attempts = delete(
         "DELETE FROM login_attempts WHERE rowid IN
          (SELECT rowid FROM login_attempts WHERE expires_at < ? LIMIT ?)",
-        now - complete_window - DAY,
+        before.attempts,
     )?;
     let expired = delete(
         "DELETE FROM sessions WHERE rowid IN
          (SELECT rowid FROM sessions WHERE expires_at < ? LIMIT ?)",
-        now,
+        before.sessions_expired,
     )?;
     let revoked = delete(
         "DELETE FROM sessions WHERE rowid IN
          (SELECT rowid FROM sessions WHERE revoked_at < ? LIMIT ?)",
-        now - DAY,
+        before.sessions_revoked,
     )?;
     let events = delete(
         "DELETE FROM wechat_events WHERE rowid IN
          (SELECT rowid FROM wechat_events WHERE received_at < ? LIMIT ?)",
-        now - DAY,
+        before.events,
     )?;
-    // A minute beyond the window, for a clock that steps back.
     let stamps = delete(
         "DELETE FROM push_nonces WHERE (timestamp, nonce) IN
          (SELECT timestamp, nonce FROM push_nonces WHERE timestamp < ? LIMIT ?)",
-        now / 1000 - MAX_CLOCK_SKEW_SECS - 60,
+        before.stamps,
     )?;
-    let more = [attempts, expired, revoked, events, stamps]
-        .iter()
-        .any(|&n| n >= limit);
-    let removed = Removed {
-        attempts,
-        sessions: expired + revoked,
-        events,
-        stamps,
-    };
-    Ok((removed, more))
+    Ok(Removed::of_chunk(
+        limit, attempts, expired, revoked, events, stamps,
+    ))
+}
+
+/// What is stale at `now`, per kind (the rows before these times): the
+/// same on both engines.
+pub struct Cutoffs {
+    /// `expires_at` (ms): a day past the time to complete.
+    pub attempts: i64,
+    /// `expires_at` (ms).
+    pub sessions_expired: i64,
+    /// `revoked_at` (ms): a day ago.
+    pub sessions_revoked: i64,
+    /// `received_at` (ms): a day ago.
+    pub events: i64,
+    /// `timestamp` (s): a minute beyond the freshness window, for a clock
+    /// that steps back.
+    pub stamps: i64,
+}
+
+impl Cutoffs {
+    pub fn at(now: i64) -> Self {
+        const DAY: i64 = 86_400_000;
+        let complete_window = COMPLETE_WINDOW.as_millis() as i64;
+        Self {
+            attempts: now - complete_window - DAY,
+            sessions_expired: now,
+            sessions_revoked: now - DAY,
+            events: now - DAY,
+            stamps: now / 1000 - MAX_CLOCK_SKEW_SECS - 60,
+        }
+    }
+}
+
+impl Removed {
+    /// One chunk's counts, and whether more may be left (some kind filled
+    /// the chunk).
+    pub fn of_chunk(
+        limit: u64,
+        attempts: u64,
+        expired: u64,
+        revoked: u64,
+        events: u64,
+        stamps: u64,
+    ) -> (Self, bool) {
+        let more = [attempts, expired, revoked, events, stamps]
+            .iter()
+            .any(|&n| n >= limit);
+        let removed = Self {
+            attempts,
+            sessions: expired + revoked,
+            events,
+            stamps,
+        };
+        (removed, more)
+    }
 }

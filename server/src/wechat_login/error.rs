@@ -38,9 +38,7 @@ pub enum LoginError {
     #[error("cannot draw the QR code: {0}")]
     Qr(String),
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("database: {0}")]
-    Write(#[from] super::writer::WriteError),
+    Database(#[from] crate::db::StoreError),
 }
 
 /// How long a browser is told to wait when too many streams are open.
@@ -123,7 +121,7 @@ impl LoginError {
                 "not_confirmed",
                 "还没有在微信中完成扫码确认。".into(),
             ),
-            Self::Qr(_) | Self::Database(_) | Self::Write(_) => (
+            Self::Qr(_) | Self::Database(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
                 format!("服务器出了点问题，请稍后重试；如果一直不行，请把编号 {reference} 告诉网站管理员。"),

@@ -15,8 +15,8 @@ use axum::{
 use futures_util::stream;
 
 use super::{
-    api::own_attempt, attempt::Attempt, attempt_sql, client::ClientInfo, error::LoginError,
-    hub::Subscription, streams::StreamPermit,
+    api::own_attempt, attempt::Attempt, client::ClientInfo, error::LoginError, hub::Subscription,
+    streams::StreamPermit,
 };
 use crate::{clock, state::AppState};
 
@@ -96,7 +96,7 @@ impl Follow {
             let attempt = match self.snapshot.take() {
                 Some(attempt) => Some(attempt),
                 // Woken by a change (or the expiry): read what is committed.
-                None => match attempt_sql::find(&self.state.db, &self.id).await {
+                None => match self.state.login.find_attempt(&self.id).await {
                     Ok(attempt) => attempt,
                     Err(err) => {
                         // End the stream: the browser reconnects and tries again.

@@ -1,11 +1,19 @@
-//! Tells waiting browsers the moment their login changes.
+//! Tells waiting browsers the moment their login changes: "attempt X
+//! changed", never what it changed to — the browser's stream reads the
+//! attempt again (the database is the truth).
 //!
-//! In one process an in-memory map of watch channels does it. Several server
-//! processes will need the database to carry the news (Postgres
-//! LISTEN/NOTIFY); that is another `LoginHub`, and nothing else changes.
+//! In one process an in-memory map of watch channels does it. On SQLite the
+//! writer publishes after each commit. On PostgreSQL the change may be made
+//! by another server process: the transaction that made it sends
+//! `notify::LOGIN` with the attempt id, and this process's listener
+//! publishes what it hears ([`listen`]); when the listener was cut off it
+//! wakes every watched attempt, since notifications may have been lost.
 
-use app::modules::wechat_login::status::LoginStatus;
+use std::sync::Arc;
+
 use tokio::sync::watch;
+
+use crate::notify::{self, Heard, Listener};
 
 use crate::watch_map::WatchMap;
 
@@ -13,35 +21,45 @@ pub trait LoginHub: Send + Sync + 'static {
     /// Starts listening for changes of one attempt. Subscribe *before*
     /// reading the attempt's current status, so no change falls in between.
     fn subscribe(&self, attempt: &str) -> Subscription;
-    /// Announces an attempt's new status to its listeners, if any.
-    fn publish(&self, attempt: &str, status: LoginStatus);
+    /// Tells an attempt's listeners, if any, that it changed.
+    fn publish(&self, attempt: &str);
+    /// Tells every listener to read its attempt again.
+    fn publish_all(&self);
+}
+
+/// Publishes what `listener` hears of attempts (PostgreSQL): the changes
+/// any server process made, and after a lost connection, everything.
+pub fn listen(hub: Arc<dyn LoginHub>, listener: &Listener) {
+    listener.on(
+        notify::LOGIN,
+        Arc::new(move |heard| match heard {
+            Heard::Changed(attempt) => hub.publish(attempt),
+            Heard::Reconnected => hub.publish_all(),
+        }),
+    );
 }
 
 /// Changes of one attempt, as long as it is held.
 pub struct Subscription {
     // Fields drop in declaration order: the receiver goes first, so the
     // guard after it sees only the listeners that remain.
-    receiver: watch::Receiver<Option<LoginStatus>>,
+    receiver: watch::Receiver<u64>,
     _unsubscribe: Box<dyn Send + Sync>,
 }
 
 impl Subscription {
-    /// The next status published after the last one seen; `None` when the
-    /// hub went away.
-    pub async fn changed(&mut self) -> Option<LoginStatus> {
-        loop {
-            self.receiver.changed().await.ok()?;
-            if let Some(status) = *self.receiver.borrow_and_update() {
-                return Some(status);
-            }
-        }
+    /// Resolves at the next change published after the last one seen;
+    /// `None` when the hub went away.
+    pub async fn changed(&mut self) -> Option<()> {
+        self.receiver.changed().await.ok()
     }
 }
 
 /// The hub of a single server process.
 #[derive(Default)]
 pub struct MemoryHub {
-    channels: WatchMap<Option<LoginStatus>>,
+    /// Per attempt, how many changes were published.
+    channels: WatchMap<u64>,
 }
 
 impl MemoryHub {
@@ -57,16 +75,19 @@ impl MemoryHub {
 
 impl LoginHub for MemoryHub {
     fn subscribe(&self, attempt: &str) -> Subscription {
-        let (receiver, _unsubscribe) = self.channels.subscribe(attempt, || None);
+        let (receiver, _unsubscribe) = self.channels.subscribe(attempt, || 0);
         Subscription {
             receiver,
             _unsubscribe,
         }
     }
 
-    fn publish(&self, attempt: &str, status: LoginStatus) {
-        self.channels
-            .publish(attempt, |current| *current = Some(status));
+    fn publish(&self, attempt: &str) {
+        self.channels.publish(attempt, |changes| *changes += 1);
+    }
+
+    fn publish_all(&self) {
+        self.channels.publish_all(|changes| *changes += 1);
     }
 }
 
@@ -80,18 +101,28 @@ mod tests {
         let hub = MemoryHub::new();
         let mut a = hub.subscribe("a");
         let mut b = hub.subscribe("a");
-        hub.publish("a", LoginStatus::Confirmed);
-        assert_eq!(a.changed().await, Some(LoginStatus::Confirmed));
-        assert_eq!(b.changed().await, Some(LoginStatus::Confirmed));
+        hub.publish("a");
+        assert_eq!(a.changed().await, Some(()));
+        assert_eq!(b.changed().await, Some(()));
     }
 
     #[tokio::test]
     async fn attempts_are_separate() {
         let hub = MemoryHub::new();
         let mut a = hub.subscribe("a");
-        hub.publish("b", LoginStatus::Confirmed);
+        hub.publish("b");
         let heard = tokio::time::timeout(Duration::from_millis(50), a.changed()).await;
         assert!(heard.is_err(), "a heard b's news");
+    }
+
+    #[tokio::test]
+    async fn everyone_hears_a_publish_to_all() {
+        let hub = MemoryHub::new();
+        let mut a = hub.subscribe("a");
+        let mut b = hub.subscribe("b");
+        hub.publish_all();
+        assert_eq!(a.changed().await, Some(()));
+        assert_eq!(b.changed().await, Some(()));
     }
 
     #[test]
@@ -104,7 +135,7 @@ mod tests {
         assert_eq!(hub.watched(), 1);
         drop(b);
         assert_eq!(hub.watched(), 0);
-        hub.publish("a", LoginStatus::Expired); // nobody listens: nothing kept
+        hub.publish("a"); // nobody listens: nothing kept
         assert_eq!(hub.watched(), 0);
     }
 }

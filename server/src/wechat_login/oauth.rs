@@ -36,13 +36,12 @@ use subtle::ConstantTimeEq;
 
 use super::{
     attempt::NewAttempt,
-    attempt_sql,
     client::ClientInfo,
     cookies::LoginCookie,
     push::short,
     rate_limit::Refused,
-    secrets, user_sql,
-    writer::{Authorized, Completed},
+    secrets,
+    store::{Authorized, Completed},
 };
 use crate::{clock, sandbox::MOUNT_PATH, state::AppState};
 
@@ -100,7 +99,7 @@ async fn begin(
     let id = secrets::new_attempt_id();
     let now = clock::now_ms();
     let stored = state
-        .writer
+        .login
         .insert_attempt(NewAttempt {
             id: id.clone(),
             binding_hash: secrets::hash(&secret),
@@ -212,7 +211,7 @@ async fn come_back(
     let Ok(Some(secret)) = LoginCookie::OauthBinding.read(&headers, client.https) else {
         return expired();
     };
-    let attempt = match attempt_sql::find(&state.db, &id).await {
+    let attempt = match state.login.find_attempt(&id).await {
         Ok(Some(attempt)) => attempt,
         Ok(None) => return expired(),
         Err(err) => {
@@ -258,7 +257,7 @@ async fn come_back(
     let token = secrets::new_secret();
     let ttl = state.config.login.session_ttl;
     let done = state
-        .writer
+        .login
         .authorized(Authorized {
             attempt: id.clone(),
             openid,
@@ -278,8 +277,12 @@ async fn come_back(
     tracing::info!(attempt = %short(&id), user = user.id, "logged in (one tap)");
     // As after a scan: a new login ends the session this browser held.
     for old in LoginCookie::Session.read_all(&headers, client.https) {
-        if let Err(err) = user_sql::revoke_session(&state.db, &secrets::hash(&old), now).await {
-            tracing::warn!(error = %err, "one-tap login: an old session could not be revoked");
+        let old = secrets::hash(&old);
+        match state.session_store.revoke(&old, now).await {
+            Ok(()) => state.sessions.revoked(&old),
+            Err(err) => {
+                tracing::warn!(error = %err, "one-tap login: an old session could not be revoked")
+            }
         }
     }
     let mut response = Redirect::to(&to).into_response();

@@ -3,22 +3,18 @@
 //! browser shows), a 确认 with that code confirms, a plain follow is
 //! welcomed, an unfollow is recorded.
 //!
-//! Each push is handled in a write transaction (shared with the pushes that
-//! arrived with it, see `crate::db_writer`) that first records its signed stamp (a
-//! stamp seen before with another body is refused: a reused signature),
-//! then claims its dedup key, so WeChat's retries change nothing twice and
-//! get the same answer.
+//! Each push is handled in one write transaction (on SQLite shared with the
+//! pushes that arrived with it, see `crate::db_writer`; on PostgreSQL its
+//! own, so the same push delivered to two processes is handled once) that
+//! first records its signed stamp (a stamp seen before with another body is
+//! refused: a reused signature), then claims its dedup key, so WeChat's
+//! retries change nothing twice and get the same answer. The steps are
+//! [`LoginTx`]'s, whichever engine.
 
 use app::modules::wechat_login::status::LoginStatus;
-use rusqlite::{Connection, Result};
 use wechat::{Message, MessageKind, Stamp};
 
-use super::{
-    attempt::Attempt,
-    attempt_sql, names,
-    push_sql::{self, StampSeen},
-    replies, secrets, user_sql,
-};
+use super::{attempt::Attempt, login_tx::LoginTx, names, push_sql::StampSeen, replies, secrets};
 use crate::{clock, ops::events};
 
 /// A push that passed the verifier, and what identifies its request.
@@ -37,6 +33,16 @@ pub enum Taken {
     Handled(Outcome),
     /// Its signed stamp came before with another body: the signature is
     /// reused. Refused; nothing changed.
+    StampReused,
+}
+
+/// How a push went, as its store answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pushed {
+    /// Handled (or a retry of one handled): the passive reply.
+    Reply(Reply),
+    /// Its signed stamp came before with another body: refused, nothing
+    /// changed.
     StampReused,
 }
 
@@ -83,20 +89,27 @@ impl Outcome {
     }
 }
 
-/// Handles one push inside the caller's write transaction (see
-/// [`crate::db_writer`]): records its stamp first, then claims its dedup key,
-/// so a retry of a push already handled changes nothing and gets the same
-/// reply, and a reused signature with another body changes nothing at all.
-pub fn apply(rules: &Rules, db: &Connection, push: &Push, now: i64) -> Result<Taken> {
+/// Handles one push inside the caller's write transaction: records its
+/// stamp first, then claims its dedup key, so a retry of a push already
+/// handled changes nothing and gets the same reply, and a reused signature
+/// with another body changes nothing at all.
+pub async fn apply<T: LoginTx>(
+    rules: &Rules,
+    db: &mut T,
+    push: &Push,
+    now: i64,
+) -> Result<Taken, T::Error> {
     let stamp = &push.stamp;
-    let seen = push_sql::remember_stamp(db, stamp.timestamp, &stamp.nonce, &push.body_hash, now)?;
+    let seen = db
+        .remember_stamp(stamp.timestamp, &stamp.nonce, &push.body_hash, now)
+        .await?;
     if seen == StampSeen::OtherBody {
         return Ok(Taken::StampReused);
     }
     let message = &push.message;
     let key = message.dedup_key();
-    if !push_sql::claim_event(db, &key, now)? {
-        let reply = push_sql::handled_reply(db, &key)?;
+    if !db.claim_event(&key, now).await? {
+        let reply = db.handled_reply(&key).await?;
         tracing::debug!("a WeChat retry of a push already handled");
         return Ok(Taken::Handled(Outcome {
             reply: reply.map_or(Reply::Nothing, Reply::Text),
@@ -104,14 +117,19 @@ pub fn apply(rules: &Rules, db: &Connection, push: &Push, now: i64) -> Result<Ta
         }));
     }
 
-    let outcome = decide(rules, db, message, now)?;
+    let outcome = decide(rules, db, message, now).await?;
     if let Reply::Text(text) = &outcome.reply {
-        push_sql::save_reply(db, &key, text)?;
+        db.save_reply(&key, text).await?;
     }
     Ok(Taken::Handled(outcome))
 }
 
-fn decide(rules: &Rules, db: &Connection, message: &Message, now: i64) -> Result<Outcome> {
+async fn decide<T: LoginTx>(
+    rules: &Rules,
+    db: &mut T,
+    message: &Message,
+    now: i64,
+) -> Result<Outcome, T::Error> {
     let openid = message.from_user.as_str();
     let site = rules.site.as_str();
     match &message.kind {
@@ -120,22 +138,22 @@ fn decide(rules: &Rules, db: &Connection, message: &Message, now: i64) -> Result
         } if secrets::is_attempt_id(scene) => {
             // A follower won by the login QR code, for the operator page
             // (a retry of this push was stopped by its dedup key above).
-            events::count_in(db, events::FOLLOW_VIA_QR, 1, now)?;
-            scan(rules, db, openid, scene, now)
+            db.count(events::FOLLOW_VIA_QR, now).await?;
+            scan(rules, db, openid, scene, now).await
         }
         MessageKind::Scan { scene, .. } if secrets::is_attempt_id(scene) => {
-            scan(rules, db, openid, scene, now)
+            scan(rules, db, openid, scene, now).await
         }
         MessageKind::Subscribe { .. } => {
-            user_sql::upsert_follower(db, openid, &names::generate(), now)?;
+            db.upsert_follower(openid, &names::generate(), now).await?;
             Ok(Outcome::say(replies::welcome(site)))
         }
         MessageKind::Unsubscribe => {
-            user_sql::mark_unfollowed(db, openid, now)?;
+            db.mark_unfollowed(openid, now).await?;
             Ok(Outcome::nothing())
         }
         MessageKind::Text { content, .. } => match replies::read_confirmation(content) {
-            Some(said) => confirm(rules, db, openid, said, now),
+            Some(said) => confirm(rules, db, openid, said, now).await,
             None => Ok(Outcome::nothing()),
         },
         // Scans of codes that are not login codes, other texts, menu clicks…:
@@ -144,16 +162,18 @@ fn decide(rules: &Rules, db: &Connection, message: &Message, now: i64) -> Result
     }
 }
 
-fn scan(
+async fn scan<T: LoginTx>(
     rules: &Rules,
-    db: &Connection,
+    db: &mut T,
     openid: &str,
     attempt_id: &str,
     now: i64,
-) -> Result<Outcome> {
+) -> Result<Outcome, T::Error> {
     let site = rules.site.as_str();
-    let user = user_sql::upsert_follower(db, openid, &names::generate(), now)?;
-    let Some(attempt) = attempt_sql::find_in(db, attempt_id)? else {
+    // The user's row first: two scans by one WeChat user wait for each
+    // other here (PostgreSQL), so they never pick the same confirm code.
+    let user = db.upsert_follower(openid, &names::generate(), now).await?;
+    let Some(attempt) = db.find_attempt(attempt_id).await? else {
         return Ok(Outcome::say(replies::unknown_code()));
     };
     let same_person = attempt.openid.as_deref() == Some(openid);
@@ -162,7 +182,9 @@ fn scan(
         LoginStatus::Expired => Outcome::say(replies::expired()),
         LoginStatus::Pending => {
             let code = if rules.confirm_mode {
-                let taken: Vec<String> = attempt_sql::awaiting_confirmation(db, openid, now)?
+                let taken: Vec<String> = db
+                    .awaiting_confirmation(openid, now)
+                    .await?
                     .into_iter()
                     .filter_map(|a| a.confirm_code)
                     .collect();
@@ -176,8 +198,9 @@ fn scan(
                 None
             };
             // Read as pending in this very transaction: it still is.
-            let Some(status) =
-                attempt_sql::record_scan(db, &attempt.id, user.id, openid, code.as_deref(), now)?
+            let Some(status) = db
+                .record_scan(&attempt.id, user.id, openid, code.as_deref(), now)
+                .await?
             else {
                 return Ok(Outcome::say(replies::taken_by_someone_else()));
             };
@@ -206,14 +229,14 @@ fn scan(
 /// attempt waiting: that one may be a hijacker's QR code the user was
 /// tricked into scanning, and only the code, read on the page that is
 /// logging in, says which login the user means.
-fn confirm(
+async fn confirm<T: LoginTx>(
     rules: &Rules,
-    db: &Connection,
+    db: &mut T,
     openid: &str,
     said: replies::Confirmation,
     now: i64,
-) -> Result<Outcome> {
-    let waiting = attempt_sql::awaiting_confirmation(db, openid, now)?;
+) -> Result<Outcome, T::Error> {
+    let waiting = db.awaiting_confirmation(openid, now).await?;
     let code = match said {
         _ if waiting.is_empty() => {
             // Digits alone may mean anything: only a 确认 gets an answer.
@@ -232,11 +255,11 @@ fn confirm(
     else {
         return Ok(Outcome::say(replies::wrong_code()));
     };
-    if !attempt_sql::record_confirmation(db, &attempt.id, now)? {
+    if !db.record_confirmation(&attempt.id, now).await? {
         return Ok(Outcome::say(replies::nothing_to_confirm()));
     }
     let user = match attempt.user_id {
-        Some(id) => user_sql::find_user(db, id)?,
+        Some(id) => db.find_user(id).await?,
         None => None,
     };
     let site = rules.site.as_str();

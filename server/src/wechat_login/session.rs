@@ -9,7 +9,7 @@ use axum::{
     response::Response,
 };
 
-use super::{client, cookies::LoginCookie, secrets, session_cache::CachedSession, user_sql};
+use super::{client, cookies::LoginCookie, secrets, session_cache::CachedSession};
 use crate::{clock, state::AppState};
 
 /// The user the request's session cookie belongs to, with his openid:
@@ -31,15 +31,15 @@ pub async fn user_of(state: &AppState, headers: &HeaderMap) -> Option<(User, Str
         return Some(user);
     }
     let before = state.sessions.revocations_so_far();
-    match user_sql::session_user(&state.db, &token_hash, now).await {
-        Ok(Some((user, openid, expires_at))) => {
+    match state.session_store.session_user(&token_hash, now).await {
+        Ok(Some(found)) => {
             let session = CachedSession {
-                user: user.clone(),
-                openid: openid.clone(),
-                expires_at,
+                user: found.user.clone(),
+                openid: found.openid.clone(),
+                expires_at: found.expires_at,
             };
             state.sessions.insert(token_hash, session, before);
-            Some((user, openid))
+            Some((found.user, found.openid))
         }
         Ok(None) => None,
         Err(err) => {

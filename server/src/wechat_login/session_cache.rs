@@ -10,16 +10,27 @@
 //! (which revokes the browser's old session) remove the entry as they
 //! revoke the row, and an entry keeps its session's expiry, checked on every
 //! read. A revocation made by *another* process (several servers on one
-//! PostgreSQL database, once there is one) is not seen here until the entry
-//! is at most `SESSION_CACHE_SECONDS` old: that lifetime bounds the delay.
+//! PostgreSQL database) arrives as a notification (`notify::SESSION`, the
+//! token hash in hex, sent by the transaction that revoked it; [`listen`])
+//! and removes the entry the moment it is heard. While the listening
+//! connection is lost, the entry's lifetime, `SESSION_CACHE_SECONDS`, bounds
+//! the delay; once it listens again, the whole cache is dropped, since a
+//! revocation may have been missed.
+//!
+//! [`listen`]: SessionCache::listen
 //! Only sessions that exist are kept: an unknown or revoked token is asked
 //! of the database each time (it cannot become valid later; keeping it
 //! would let random cookies fill the cache).
 
-use std::{sync::Mutex, time::Duration};
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use app::auth::User;
 use moka::sync::Cache;
+
+use crate::notify::{self, Heard, Listener};
 
 /// A live session: its user, his openid (which decides who is an
 /// operator; never sent to the browser) and when it ends (Unix ms).
@@ -102,6 +113,32 @@ impl SessionCache {
             cache.invalidate(token_hash);
         }
     }
+
+    /// Forgets every session (a revocation may have been missed).
+    pub fn revoked_all(&self) {
+        let mut revocations = self.revocations.lock().unwrap_or_else(|e| e.into_inner());
+        *revocations += 1;
+        if let Some(cache) = &self.cache {
+            cache.invalidate_all();
+        }
+    }
+
+    /// Forgets what any server process revoked, as `listener` hears it
+    /// (PostgreSQL): the notification's payload is the token hash in hex.
+    pub fn listen(cache: Arc<Self>, listener: &Listener) {
+        listener.on(
+            notify::SESSION,
+            Arc::new(move |heard| match heard {
+                Heard::Changed(payload) => match hex::decode(payload) {
+                    Ok(token_hash) => cache.revoked(&token_hash),
+                    // Not ours to read: forget everything rather than
+                    // keep a session that may be revoked.
+                    Err(_) => cache.revoked_all(),
+                },
+                Heard::Reconnected => cache.revoked_all(),
+            }),
+        );
+    }
 }
 
 #[cfg(test)]
@@ -143,6 +180,17 @@ mod tests {
         // A read that began after the revocation is kept.
         cache.insert(b"other".to_vec(), alice(2_000), cache.revocations_so_far());
         assert!(cache.get(b"other", 1_000).is_some());
+    }
+
+    #[test]
+    fn forgetting_everything_forgets_every_session_and_reads_in_flight() {
+        let cache = SessionCache::new(Duration::from_secs(60));
+        cache.insert(b"a".to_vec(), alice(2_000), cache.revocations_so_far());
+        let before = cache.revocations_so_far();
+        cache.revoked_all();
+        cache.insert(b"b".to_vec(), alice(2_000), before);
+        assert!(cache.get(b"a", 1_000).is_none());
+        assert!(cache.get(b"b", 1_000).is_none(), "a read from before");
     }
 
     #[test]

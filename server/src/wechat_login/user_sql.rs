@@ -1,11 +1,13 @@
-//! The SQL of users and their sessions (`users`, `sessions`). A push
-//! creates users and a completion creates sessions inside the group-commit
-//! transaction (rusqlite); request handlers look sessions up and revoke them
-//! through the pool (sqlx).
+//! The SQL of users and their sessions (`users`, `sessions`) on SQLite. A
+//! push creates users and a completion creates sessions inside the
+//! group-commit transaction (rusqlite); request handlers look sessions up
+//! and revoke them through the pool (sqlx).
 
 use app::auth::User;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use sqlx::SqlitePool;
+
+use super::store::SessionUser;
 
 fn from_row(row: &Row) -> rusqlite::Result<User> {
     Ok(User {
@@ -73,14 +75,12 @@ pub fn create_session(
     Ok(())
 }
 
-/// The user of a live (unexpired, not revoked) session, his openid (which
-/// only the server sees: it decides who is an operator), and when the
-/// session ends (Unix ms).
+/// The user of a live (unexpired, not revoked) session.
 pub async fn session_user(
     db: &SqlitePool,
     token_hash: &[u8],
     now: i64,
-) -> sqlx::Result<Option<(User, String, i64)>> {
+) -> sqlx::Result<Option<SessionUser>> {
     let row: Option<(i64, String, String, i64)> = sqlx::query_as(
         "SELECT users.id, users.display_name, users.openid, sessions.expires_at FROM sessions
          JOIN users ON users.id = sessions.user_id
@@ -90,9 +90,13 @@ pub async fn session_user(
     .bind(now)
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|(id, display_name, openid, expires_at)| {
-        (User { id, display_name }, openid, expires_at)
-    }))
+    Ok(
+        row.map(|(id, display_name, openid, expires_at)| SessionUser {
+            user: User { id, display_name },
+            openid,
+            expires_at,
+        }),
+    )
 }
 
 pub async fn revoke_session(db: &SqlitePool, token_hash: &[u8], now: i64) -> sqlx::Result<()> {

@@ -4,14 +4,13 @@
 use std::{net::SocketAddr, time::Duration};
 
 use secrecy::ExposeSecret;
-use sqlx::SqlitePool;
 use wechat::{
     api::ClientConfig, ApiError, CallbackVerifier, Client, Follower, MessageCrypto, OauthIdentity,
     QrTicket, TokenCache,
 };
 
 use super::token_store::DbTokenStore;
-use crate::config::WechatConfig;
+use crate::{config::WechatConfig, db::Database};
 
 /// Refresh the access token this long before WeChat expires it.
 const TOKEN_MARGIN: Duration = Duration::from_secs(300);
@@ -36,7 +35,7 @@ impl WechatLink {
     pub fn new(
         config: &WechatConfig,
         address: SocketAddr,
-        db: SqlitePool,
+        db: Database,
     ) -> Result<Self, LinkError> {
         let base_url = match &config.api_base {
             Some(base) => base.clone(),

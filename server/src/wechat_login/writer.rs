@@ -1,7 +1,9 @@
-//! The login's writes — WeChat pushes, new attempts, completions, the
-//! clean-up in small chunks — as jobs of the site's database writer
+//! The login's writes on SQLite — WeChat pushes, new attempts, completions,
+//! the clean-up in small chunks — as jobs of the site's database writer
 //! ([`crate::db_writer`]), which commits whatever arrived together in one
-//! transaction (group commit).
+//! transaction (group commit). The login's SQLite store
+//! (`store::sqlite`) sends its writes here; PostgreSQL has no such thread
+//! (`store::postgres`).
 //!
 //! Nothing is weakened by the batching: every request gets its answer only
 //! after the commit that holds its data, and each push still first claims
@@ -18,18 +20,22 @@
 use std::sync::Arc;
 
 use app::{auth::User, modules::wechat_login::status::LoginStatus};
+use futures_util::FutureExt;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 use wechat::Stamp;
 
 use super::{
-    attempt::NewAttempt,
+    attempt::{Attempt, NewAttempt},
     attempt_sql,
     cleanup::{self, Removed},
+    completion::{self, Authorized, Completed, Completion},
     hub::LoginHub,
-    names,
-    push::{self, Push, Reply, Rules, Taken},
-    push_sql, user_sql,
+    login_tx::LoginTx,
+    push::{self, Push, Pushed, Rules, Taken},
+    push_sql::{self, StampSeen},
+    store::URL_CHECK_DIGEST,
+    user_sql,
 };
 pub use crate::db_writer::{WriteError, WriteResult, BUSY_TIMEOUT};
 use crate::{
@@ -38,54 +44,11 @@ use crate::{
     ops::events,
 };
 
-/// The digest recorded with the stamp of a URL check (GET): no body hashes
-/// to it, so the check's signed triple cannot be replayed as a push.
-const URL_CHECK_DIGEST: [u8; 32] = [0; 32];
-
 /// The handle requests use; cheap to share.
 pub struct Writer {
     db: Arc<DbWriter>,
     hub: Arc<dyn LoginHub>,
     rules: Arc<Rules>,
-}
-
-/// A confirmed attempt to redeem for a session.
-pub struct Completion {
-    pub attempt: String,
-    pub user_id: i64,
-    pub token_hash: Vec<u8>,
-    pub expires_at: i64,
-}
-
-/// A one-tap login WeChat vouched for (网页授权): its attempt, who, and
-/// the session to create.
-pub struct Authorized {
-    pub attempt: String,
-    pub openid: String,
-    /// Whether he follows the 服务号 (`cgi-bin/user/info`).
-    pub follows: bool,
-    pub token_hash: Vec<u8>,
-    pub expires_at: i64,
-}
-
-/// How a push went.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Pushed {
-    /// Handled (or a retry of one handled): the passive reply.
-    Reply(Reply),
-    /// Its signed stamp came before with another body: refused, nothing
-    /// changed.
-    StampReused,
-}
-
-/// How a completion went.
-pub enum Completed {
-    /// The session exists; its user.
-    LoggedIn(User),
-    /// Another request redeemed the attempt first.
-    AlreadyConsumed,
-    /// The attempt's user is gone.
-    NoUser,
 }
 
 enum Job {
@@ -235,66 +198,143 @@ impl Writer {
 
 fn apply(rules: &Rules, db: &Connection, job: &Job) -> rusqlite::Result<Applied> {
     let now = clock::now_ms();
+    let db = &mut SqliteTx(db);
     Ok(match job {
-        Job::Push { push, .. } => Applied::Push(push::apply(rules, db, push, now)?),
+        Job::Push { push, .. } => Applied::Push(at_once(push::apply(rules, db, push, now))?),
         Job::UrlCheck { stamp, .. } => {
-            push_sql::remember_stamp(db, stamp.timestamp, &stamp.nonce, &URL_CHECK_DIGEST, now)?;
+            push_sql::remember_stamp(db.0, stamp.timestamp, &stamp.nonce, &URL_CHECK_DIGEST, now)?;
             Applied::UrlCheck
         }
         Job::Start { attempt, .. } => {
-            attempt_sql::insert(db, attempt)?;
+            at_once(db.insert_attempt(attempt))?;
             Applied::Start
         }
         Job::Complete { completion, .. } => {
-            // Read first: a job either writes everything or nothing.
-            let Some(user) = user_sql::find_user(db, completion.user_id)? else {
-                return Ok(Applied::Complete(Completed::NoUser));
-            };
-            if !attempt_sql::record_completion(db, &completion.attempt, now)? {
-                return Ok(Applied::Complete(Completed::AlreadyConsumed));
-            }
-            user_sql::create_session(
-                db,
-                &completion.token_hash,
-                completion.user_id,
-                now,
-                completion.expires_at,
-            )?;
-            // For the operator page, in the same commit.
-            events::count_in(db, events::LOGIN, 1, now)?;
-            Applied::Complete(Completed::LoggedIn(user))
+            Applied::Complete(at_once(completion::complete(db, completion, now))?)
         }
         Job::Authorized { authorized, .. } => {
-            // Read first: a job either writes everything or nothing.
-            let pending = attempt_sql::find_in(db, &authorized.attempt)?
-                .is_some_and(|attempt| attempt.status_at(now) == LoginStatus::Pending);
-            if !pending {
-                return Ok(Applied::Complete(Completed::AlreadyConsumed));
-            }
-            let name = names::generate();
-            let user = if authorized.follows {
-                user_sql::upsert_follower(db, &authorized.openid, &name, now)?
-            } else {
-                user_sql::upsert_visitor(db, &authorized.openid, &name, now)?
-            };
-            let id = &authorized.attempt;
-            let scanned = attempt_sql::record_scan(db, id, user.id, &authorized.openid, None, now)?;
-            if scanned.is_none() || !attempt_sql::record_completion(db, id, now)? {
-                return Ok(Applied::Complete(Completed::AlreadyConsumed));
-            }
-            user_sql::create_session(
-                db,
-                &authorized.token_hash,
-                user.id,
-                now,
-                authorized.expires_at,
-            )?;
-            // A one-tap login is a login too (operator page).
-            events::count_in(db, events::LOGIN, 1, now)?;
-            Applied::Complete(Completed::LoggedIn(user))
+            Applied::Complete(at_once(completion::authorized(db, authorized, now))?)
         }
-        Job::Clean { limit, .. } => Applied::Clean(cleanup::delete_stale(db, now, *limit)?),
+        Job::Clean { limit, .. } => Applied::Clean(cleanup::delete_stale(db.0, now, *limit)?),
     })
+}
+
+/// The result of a login transaction's steps on SQLite, which never wait:
+/// the writer thread holds the connection and each step is a synchronous
+/// rusqlite call, so the future is done at its first poll.
+fn at_once<T>(
+    steps: impl std::future::Future<Output = rusqlite::Result<T>>,
+) -> rusqlite::Result<T> {
+    steps
+        .now_or_never()
+        .expect("SQLite's login steps never wait")
+}
+
+/// The login's steps in the writer's transaction: its SQL is in
+/// `attempt_sql`, `push_sql` and `user_sql`.
+struct SqliteTx<'c>(&'c Connection);
+
+impl LoginTx for SqliteTx<'_> {
+    type Error = rusqlite::Error;
+
+    async fn remember_stamp(
+        &mut self,
+        timestamp: i64,
+        nonce: &str,
+        body_hash: &[u8],
+        now: i64,
+    ) -> rusqlite::Result<StampSeen> {
+        push_sql::remember_stamp(self.0, timestamp, nonce, body_hash, now)
+    }
+
+    async fn claim_event(&mut self, key: &str, now: i64) -> rusqlite::Result<bool> {
+        push_sql::claim_event(self.0, key, now)
+    }
+
+    async fn handled_reply(&mut self, key: &str) -> rusqlite::Result<Option<String>> {
+        push_sql::handled_reply(self.0, key)
+    }
+
+    async fn save_reply(&mut self, key: &str, reply: &str) -> rusqlite::Result<()> {
+        push_sql::save_reply(self.0, key, reply)
+    }
+
+    async fn count(&mut self, kind: &str, now: i64) -> rusqlite::Result<()> {
+        events::count_in(self.0, kind, 1, now)
+    }
+
+    async fn upsert_follower(
+        &mut self,
+        openid: &str,
+        new_name: &str,
+        now: i64,
+    ) -> rusqlite::Result<User> {
+        user_sql::upsert_follower(self.0, openid, new_name, now)
+    }
+
+    async fn upsert_visitor(
+        &mut self,
+        openid: &str,
+        new_name: &str,
+        now: i64,
+    ) -> rusqlite::Result<User> {
+        user_sql::upsert_visitor(self.0, openid, new_name, now)
+    }
+
+    async fn mark_unfollowed(&mut self, openid: &str, now: i64) -> rusqlite::Result<()> {
+        user_sql::mark_unfollowed(self.0, openid, now)
+    }
+
+    async fn find_user(&mut self, id: i64) -> rusqlite::Result<Option<User>> {
+        user_sql::find_user(self.0, id)
+    }
+
+    async fn find_attempt(&mut self, id: &str) -> rusqlite::Result<Option<Attempt>> {
+        // The writer's transaction holds SQLite's one write lock: nobody
+        // else changes the attempt meanwhile.
+        attempt_sql::find_in(self.0, id)
+    }
+
+    async fn awaiting_confirmation(
+        &mut self,
+        openid: &str,
+        now: i64,
+    ) -> rusqlite::Result<Vec<Attempt>> {
+        attempt_sql::awaiting_confirmation(self.0, openid, now)
+    }
+
+    async fn insert_attempt(&mut self, attempt: &NewAttempt) -> rusqlite::Result<()> {
+        attempt_sql::insert(self.0, attempt)
+    }
+
+    async fn record_scan(
+        &mut self,
+        id: &str,
+        user_id: i64,
+        openid: &str,
+        confirm_code: Option<&str>,
+        now: i64,
+    ) -> rusqlite::Result<Option<LoginStatus>> {
+        attempt_sql::record_scan(self.0, id, user_id, openid, confirm_code, now)
+    }
+
+    async fn record_confirmation(&mut self, id: &str, now: i64) -> rusqlite::Result<bool> {
+        attempt_sql::record_confirmation(self.0, id, now)
+    }
+
+    async fn record_completion(&mut self, id: &str, now: i64) -> rusqlite::Result<bool> {
+        attempt_sql::record_completion(self.0, id, now)
+    }
+
+    async fn create_session(
+        &mut self,
+        token_hash: &[u8],
+        user_id: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> rusqlite::Result<()> {
+        user_sql::create_session(self.0, token_hash, user_id, now, expires_at)
+    }
 }
 
 /// After the commit (or the failure): tell the waiting browsers, then answer.
@@ -305,7 +345,7 @@ fn finish(hub: &dyn LoginHub, job: Job, result: WriteResult<Applied>) {
                 Taken::Handled(outcome) => {
                     if let Some((attempt, status)) = &outcome.changed {
                         tracing::info!(attempt = %push::short(attempt), status = status.as_str(), "login scanned");
-                        hub.publish(attempt, *status);
+                        hub.publish(attempt);
                     }
                     Pushed::Reply(outcome.reply)
                 }
@@ -318,7 +358,7 @@ fn finish(hub: &dyn LoginHub, job: Job, result: WriteResult<Applied>) {
         }
         (Job::Complete { done, completion }, Ok(Applied::Complete(completed))) => {
             if matches!(completed, Completed::LoggedIn(_)) {
-                hub.publish(&completion.attempt, LoginStatus::Consumed);
+                hub.publish(&completion.attempt);
             }
             let _ = done.send(Ok(completed));
         }
@@ -368,7 +408,7 @@ impl Job {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wechat_login::hub::MemoryHub;
+    use crate::wechat_login::{hub::MemoryHub, push::Reply};
     use std::time::Duration;
     use wechat::message::{event_xml, parse_message};
 

@@ -17,7 +17,7 @@ use std::{
 
 use server::{
     config::Config, db::Engine, db_writer::DbWriter, startup::Application,
-    wechat_login::writer::Writer,
+    wechat_login::store::LoginStore,
 };
 use wechat::{
     callback::{open_reply, push_request, PushMode, PushRequest},
@@ -44,10 +44,10 @@ pub struct TestApp {
     /// SQLite, and for a second server beside another on its database).
     owned_database: Option<String>,
     pub aes: bool,
-    /// The login writer, to stop it as a crash would.
-    pub writer: Arc<Writer>,
-    /// The database writer (its counts).
-    pub db_writer: Arc<DbWriter>,
+    /// The login's store, to stop SQLite's writer as a crash would.
+    pub writer: Arc<dyn LoginStore>,
+    /// SQLite's database writer (its counts); none on PostgreSQL.
+    pub db_writer: Option<Arc<DbWriter>>,
     dir: Option<tempfile::TempDir>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,

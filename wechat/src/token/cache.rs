@@ -38,6 +38,14 @@ struct Gate {
     last_failure: Option<(u64, ApiError)>,
 }
 
+/// Where [`TokenCache::stored_or_fetched`] found its token.
+enum Obtained {
+    /// Saved by any process, still usable.
+    Stored(SecretString),
+    /// Asked of WeChat (and saved), or WeChat's refusal.
+    Fetched(Result<SecretString, ApiError>),
+}
+
 /// The access-token cache. `F` defaults to the real API [`Client`].
 pub struct TokenCache<S: TokenStore, F: TokenFetcher = Client> {
     fetcher: F,
@@ -173,23 +181,41 @@ impl<S: TokenStore, F: TokenFetcher> TokenCache<S, F> {
                 return Err(error.clone().into());
             }
         }
-        if let Some(token) = self.usable_stored_token().await {
-            return Ok(token);
-        }
-        let result = self.fetcher.fetch(force_refresh).await;
+        // Across processes too, one at a time: the store's lock (the
+        // database's) is held from reading the stored token to saving the
+        // fetched one.
+        let obtained = self
+            .store
+            .exclusive(Box::pin(self.stored_or_fetched(force_refresh)))
+            .await;
+        let result = match obtained {
+            Obtained::Stored(token) => return Ok(token),
+            Obtained::Fetched(result) => result,
+        };
         let round = self.rounds.fetch_add(1, Ordering::SeqCst) + 1;
         match result {
-            Ok(fetched) => {
+            Ok(token) => {
                 gate.last_failure = None;
-                Ok(self
-                    .remember_fetched(fetched.token, fetched.expires_in)
-                    .await)
+                Ok(token)
             }
             Err(error) => {
                 tracing::warn!(%error, "could not fetch a WeChat access token");
                 gate.last_failure = Some((round, error.clone()));
                 Err(error.into())
             }
+        }
+    }
+
+    /// The stored token if usable, else one fetched from WeChat (and saved).
+    async fn stored_or_fetched(&self, force_refresh: bool) -> Obtained {
+        if let Some(token) = self.usable_stored_token().await {
+            return Obtained::Stored(token);
+        }
+        match self.fetcher.fetch(force_refresh).await {
+            Ok(fetched) => Obtained::Fetched(Ok(self
+                .remember_fetched(fetched.token, fetched.expires_in)
+                .await)),
+            Err(error) => Obtained::Fetched(Err(error)),
         }
     }
 

@@ -9,4 +9,4 @@ mod store;
 pub use cache::{TokenCache, DEFAULT_MARGIN};
 pub use error::TokenError;
 pub use fetcher::TokenFetcher;
-pub use store::{MemoryTokenStore, StoreError, StoredToken, TokenStore};
+pub use store::{Exclusive, MemoryTokenStore, StoreError, StoredToken, TokenStore};

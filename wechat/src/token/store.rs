@@ -1,6 +1,7 @@
 //! Where the one shared access token lives, so every process uses it.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Mutex, PoisonError};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -18,6 +19,11 @@ pub struct StoredToken {
 #[error("token store: {0}")]
 pub struct StoreError(pub String);
 
+/// The work [`TokenStore::exclusive`] runs, and what it returns (boxed: a
+/// plain `impl Future` there made every caller's future lose `Send` for
+/// higher-ranked lifetimes, rust-lang/rust#100013).
+pub type Exclusive<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
 /// Shared storage for the access token (the site keeps it in its database).
 pub trait TokenStore: Send + Sync + 'static {
     fn load(&self) -> impl Future<Output = Result<Option<StoredToken>, StoreError>> + Send;
@@ -25,6 +31,19 @@ pub trait TokenStore: Send + Sync + 'static {
     /// Deletes the stored token only if it is still `token`: another process
     /// may already have saved a newer one, which must survive.
     fn clear_if(&self, token: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Runs `work` — read the stored token and, if it is not usable, fetch
+    /// a new one from WeChat and save it — while no other holder of this
+    /// store runs its own (another server process on the same database):
+    /// the token is fetched by one process at a time, and the others, let
+    /// through after it, find it saved. WeChat's token quota is small, and
+    /// each fetch ends the token the others hold.
+    ///
+    /// The default holds no lock, which is right for a store only one
+    /// process uses: [`super::TokenCache`] already lets one caller at a time
+    /// through within a process.
+    fn exclusive<'a, T: Send + 'a>(&'a self, work: Exclusive<'a, T>) -> Exclusive<'a, T> {
+        work
+    }
 }
 
 /// A process-local store, for tests and single-process setups.

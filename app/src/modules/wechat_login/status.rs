@@ -159,14 +159,19 @@ impl LoginStatus {
     }
 }
 
-/// The status in SQLite, as its contract word (`login_attempts.status`,
-/// whose CHECK lists the stored ones), for both of the server's drivers:
-/// sqlx (request handlers) and rusqlite (the login's group-commit thread).
+/// The status in the database, as its contract word (`login_attempts.status`,
+/// whose CHECK lists the stored ones), for every driver of the server:
+/// sqlx on SQLite (request handlers) and on PostgreSQL, rusqlite (SQLite's
+/// group-commit thread).
 #[cfg(feature = "sql")]
 mod sql {
     use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
     use sqlx::{
-        encode::IsNull, error::BoxDynError, sqlite::SqliteTypeInfo, Decode, Encode, Sqlite, Type,
+        encode::IsNull,
+        error::BoxDynError,
+        postgres::PgTypeInfo,
+        sqlite::SqliteTypeInfo,
+        Decode, Encode, Postgres, Sqlite, Type,
     };
 
     use super::LoginStatus;
@@ -222,6 +227,37 @@ mod sql {
     impl<'r> Decode<'r, Sqlite> for LoginStatus {
         fn decode(value: <Sqlite as sqlx::Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
             let word = <&str as Decode<'r, Sqlite>>::decode(value)?;
+            LoginStatus::parse(word)
+                .filter(|status| status.is_stored())
+                .ok_or_else(|| unknown(word).into())
+        }
+    }
+
+    impl Type<Postgres> for LoginStatus {
+        fn type_info() -> PgTypeInfo {
+            <str as Type<Postgres>>::type_info()
+        }
+
+        fn compatible(ty: &PgTypeInfo) -> bool {
+            <str as Type<Postgres>>::compatible(ty)
+        }
+    }
+
+    impl<'q> Encode<'q, Postgres> for LoginStatus {
+        fn encode_by_ref(
+            &self,
+            buf: &mut <Postgres as sqlx::Database>::ArgumentBuffer<'q>,
+        ) -> Result<IsNull, BoxDynError> {
+            if !self.is_stored() {
+                return Err(not_stored().into());
+            }
+            <&str as Encode<'q, Postgres>>::encode(self.as_str(), buf)
+        }
+    }
+
+    impl<'r> Decode<'r, Postgres> for LoginStatus {
+        fn decode(value: <Postgres as sqlx::Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
+            let word = <&str as Decode<'r, Postgres>>::decode(value)?;
             LoginStatus::parse(word)
                 .filter(|status| status.is_stored())
                 .ok_or_else(|| unknown(word).into())
