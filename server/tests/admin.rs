@@ -205,7 +205,7 @@ async fn an_operator_sees_what_happened_and_what_is_happening() {
     assert_eq!(chart(&html, "文章生成"), 2);
     assert_eq!(chart(&html, "生成失败"), 1);
     let (prompt, completion): (i64, i64) =
-        sqlx::query_as("SELECT SUM(prompt_tokens), SUM(completion_tokens) FROM article_versions")
+        sqlx::query_as("SELECT CAST(SUM(prompt_tokens) AS BIGINT), CAST(SUM(completion_tokens) AS BIGINT) FROM article_versions")
             .fetch_one(&app.db)
             .await
             .unwrap();

@@ -16,7 +16,6 @@
 //! [`super::limits`] keeps the places in memory.
 
 use std::{
-    collections::HashSet,
     sync::{
         atomic::{AtomicU32, Ordering},
         Arc, Mutex, PoisonError,
@@ -90,8 +89,6 @@ pub struct Leases {
     freed: Notify,
     /// The one waiter of this process that looks for a DeepSeek place.
     turn: tokio::sync::Mutex<()>,
-    /// Every lease id this process holds (for tests and checks).
-    held: Mutex<HashSet<i64>>,
 }
 
 /// A place held until dropped (or [`Lease::release`]d).
@@ -112,7 +109,6 @@ impl Leases {
             deepseek_held: AtomicU32::new(0),
             freed: Notify::new(),
             turn: tokio::sync::Mutex::new(()),
-            held: Mutex::default(),
         });
         leases.renew().await?;
         Ok(leases)
@@ -200,10 +196,6 @@ impl Leases {
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id);
         if place == Place::Deepseek {
             self.deepseek_held.fetch_add(1, Ordering::AcqRel);
         }
@@ -253,14 +245,6 @@ impl Leases {
     /// DeepSeek places this process holds.
     pub fn deepseek_held(&self) -> u32 {
         self.deepseek_held.load(Ordering::Acquire)
-    }
-
-    /// Places this process holds.
-    pub fn held(&self) -> usize {
-        self.held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
     }
 
     async fn release_given_back(&self) -> sqlx::Result<()> {
@@ -314,11 +298,6 @@ impl Lease {
     /// No longer held: counted off here and listed for deletion.
     fn give_back(&self) {
         let leases = &self.leases;
-        leases
-            .held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.id);
         leases
             .releasing
             .lock()
