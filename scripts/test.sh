@@ -24,10 +24,8 @@ export WENSI_TEST_PG_URL
 step "cargo test (integration tests on SQLite)"
 cargo test
 
-step "integration tests on PostgreSQL (WENSI_TEST_DB=postgres, a fresh database per test)"
-# The suites whose stores have a PostgreSQL implementation (issue 13).
-WENSI_TEST_DB=postgres cargo test -p server --test notify --test move_to_postgres
-WENSI_TEST_DB=postgres cargo test -p server --test doctor postgres_
+step "integration tests on PostgreSQL (WENSI_TEST_DB=postgres, a fresh database per test; the two-process tests run here)"
+WENSI_TEST_DB=postgres cargo test -p server --tests
 
 step "hostile-input run (server/tests/hostile.rs; prints what it fired and that no login changed)"
 cargo test -p server --test hostile -- --ignored --nocapture
