@@ -7,6 +7,10 @@
 #   started (created if there is none), and the role `wensi_test` made.
 # The role's password is for tests on this machine only.
 set -euo pipefail
+# Only the URL goes to stdout (the caller captures it): everything the tools
+# below print (apt-get, pg_ctlcluster's "Removed stale pid file.") goes to
+# stderr. CI failed once on a captured pg_ctlcluster line.
+exec 3>&1 1>&2
 
 URL="${WENSI_TEST_PG_URL:-postgres://wensi_test:wensi-test-only@127.0.0.1:5432/postgres}"
 say() { printf '\n==> %s\n' "$*" >&2; }
@@ -14,7 +18,7 @@ answers() { psql "$URL" -Atqc 'SELECT 1' >/dev/null 2>&1; }
 
 if [ -n "${WENSI_TEST_PG_URL:-}" ] || answers; then
   answers || { echo "PostgreSQL at WENSI_TEST_PG_URL does not answer" >&2; exit 1; }
-  echo "$URL"
+  echo "$URL" >&3
   exit 0
 fi
 
@@ -32,7 +36,7 @@ if ! pg_lsclusters -h | awk '{print $1, $2}' | grep -qx "$VERSION main"; then
 fi
 if ! pg_lsclusters -h | awk '$1 == "'"$VERSION"'" && $2 == "main" {print $4}' | grep -qx online; then
   say "starting PostgreSQL $VERSION"
-  $SUDO pg_ctlcluster "$VERSION" main start
+  $SUDO pg_ctlcluster "$VERSION" main start 3>&-  # the server must not keep the captured stdout open
 fi
 for _ in $(seq 1 50); do
   pg_isready -q -h 127.0.0.1 -p 5432 && break
@@ -53,4 +57,4 @@ END
 $$;
 SQL
 answers || { echo "the test role cannot log in to 127.0.0.1:5432 (check pg_hba.conf)" >&2; exit 1; }
-echo "$URL"
+echo "$URL" >&3

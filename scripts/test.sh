@@ -19,6 +19,10 @@ cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "PostgreSQL for the tests on the second engine (scripts/postgres.sh)"
 WENSI_TEST_PG_URL="$("$ROOT/scripts/postgres.sh")"
+case "$WENSI_TEST_PG_URL" in
+  postgres://*) ;;
+  *) echo "scripts/postgres.sh printed something other than one URL: $WENSI_TEST_PG_URL" >&2; exit 1 ;;
+esac
 export WENSI_TEST_PG_URL
 
 step "cargo test (integration tests on SQLite)"
