@@ -5,9 +5,21 @@
 //!
 //! The database stays the truth: a notification carries only an id (an
 //! attempt's, an article's, a session's), and whoever hears it reads the
-//! database again. A change is announced with [`send`] inside the
-//! transaction that made it, so it is delivered at the commit, and never for
-//! a change that was rolled back.
+//! database again. Two ways to announce a change:
+//! - [`send`], inside the transaction that made it: delivered at the
+//!   commit, never for a change rolled back, and never lost while the
+//!   database lives. For what must not be missed (a revoked session, which
+//!   another process's cache would otherwise keep accepting) and for
+//!   writes that are not on a hot path;
+//! - [`Announcer`], after the commit: many changes in one statement of a
+//!   transaction of their own. For the login's attempts, whose waiting
+//!   streams read again now and then anyway (`hub::RECHECK_EVERY`).
+//!   Why: PostgreSQL makes every committing transaction that notified wait
+//!   for the previous one's commit to reach the disk (one database-wide
+//!   lock, held through the flush), so with [`send`] in each verified push
+//!   the pushes commit one at a time: 984 verified callbacks/s on this
+//!   2-core machine, against the issue's ≥ 3 000 (bench/README, "SQLite
+//!   next to PostgreSQL").
 //!
 //! Each process holds one [`Listener`]: one connection that listens on
 //! every channel in [`CHANNELS`] and calls the handlers registered for a
@@ -27,9 +39,10 @@ use std::{
 };
 
 use sqlx::{
-    postgres::{PgListener, PgPool},
-    PgExecutor,
+    postgres::{PgConnectOptions, PgListener, PgPool},
+    Connection, PgConnection, PgExecutor,
 };
+use tokio::sync::mpsc;
 
 use crate::state::Shutdown;
 
@@ -174,4 +187,124 @@ impl Listener {
             handler(heard);
         }
     }
+}
+
+/// Announces changes after their commit (see the module's comment for why
+/// not inside it): queued here, sent by one task of this process, all that
+/// waits in one statement, on a connection of its own whose commits do not
+/// wait for the disk (a notification holds no data; the change it
+/// announces is already durable).
+///
+/// A process that dies between a commit and its announcement loses the
+/// announcement: whoever waits on that change hears it at their next
+/// re-read instead (`hub::RECHECK_EVERY`), as after a lost listener.
+#[derive(Clone)]
+pub struct Announcer {
+    queue: mpsc::Sender<(&'static str, String)>,
+}
+
+/// Announcements waiting to be sent, at most. Far more than one statement
+/// every few milliseconds leaves behind; past it, announcements are dropped
+/// (and heard at the next re-read) rather than memory growing.
+const QUEUED_MAX: usize = 65_536;
+/// Announcements per statement, at most.
+const BATCH_MAX: usize = 1_024;
+
+impl Announcer {
+    /// Starts the task that sends what is announced, until `shutdown`
+    /// (then it sends what is still queued, and ends).
+    pub fn start(pool: &PgPool, shutdown: Shutdown) -> Self {
+        let (queue, waiting) = mpsc::channel(QUEUED_MAX);
+        let options = pool
+            .connect_options()
+            .as_ref()
+            .clone()
+            .options([("synchronous_commit", "off")]);
+        tokio::spawn(announce(options, waiting, shutdown));
+        Self { queue }
+    }
+
+    /// Announces `payload` on `channel` to every process: call it once the
+    /// change is committed. Never waits.
+    pub fn announce(&self, channel: &'static str, payload: &str) {
+        debug_assert!(CHANNELS.contains(&channel), "{channel} is not listened on");
+        if self.queue.try_send((channel, payload.to_owned())).is_err() {
+            tracing::warn!(
+                channel,
+                "too many notifications waiting to be sent: one dropped (its listeners read again soon)"
+            );
+        }
+    }
+}
+
+async fn announce(
+    options: PgConnectOptions,
+    mut waiting: mpsc::Receiver<(&'static str, String)>,
+    shutdown: Shutdown,
+) {
+    let mut connection = None;
+    let mut batch = Vec::with_capacity(BATCH_MAX);
+    let mut stopped = std::pin::pin!(shutdown.stopped());
+    loop {
+        let more = tokio::select! {
+            got = waiting.recv_many(&mut batch, BATCH_MAX) => got > 0,
+            () = &mut stopped => {
+                waiting.close();
+                while waiting.recv_many(&mut batch, BATCH_MAX).await > 0 {
+                    send_batch(&options, &mut connection, &batch).await;
+                    batch.clear();
+                }
+                return;
+            }
+        };
+        if !more {
+            return;
+        }
+        send_batch(&options, &mut connection, &batch).await;
+        batch.clear();
+    }
+}
+
+/// Sends `batch` in one statement (PostgreSQL delivers a transaction's
+/// notifications in order, and the same one twice only once). Tries a new
+/// connection once if the statement fails; then gives the batch up.
+async fn send_batch(
+    options: &PgConnectOptions,
+    connection: &mut Option<PgConnection>,
+    batch: &[(&'static str, String)],
+) {
+    let channels: Vec<&str> = batch.iter().map(|(channel, _)| *channel).collect();
+    let payloads: Vec<&str> = batch.iter().map(|(_, payload)| payload.as_str()).collect();
+    for _ in 0..2 {
+        if connection.is_none() {
+            match PgConnection::connect_with(options).await {
+                Ok(new) => *connection = Some(new),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot connect to send notifications; trying again");
+                    tokio::time::sleep(RETRY).await;
+                    continue;
+                }
+            }
+        }
+        let Some(db) = connection.as_mut() else {
+            continue;
+        };
+        let sent =
+            sqlx::query("SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS n(c, p)")
+                .bind(&channels)
+                .bind(&payloads)
+                .execute(db)
+                .await;
+        match sent {
+            Ok(_) => return,
+            Err(error) => {
+                tracing::warn!(%error, "could not send notifications; trying a new connection");
+                *connection = None;
+            }
+        }
+    }
+    tracing::warn!(
+        dropped = batch.len(),
+        "notifications not sent (their listeners read again soon)"
+    );
 }

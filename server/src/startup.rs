@@ -192,6 +192,7 @@ impl Application {
                     hub.clone(),
                     sessions.clone(),
                     rules,
+                    shutdown.clone(),
                 );
                 let ops_writer = ops
                     .clone()

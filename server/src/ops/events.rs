@@ -137,7 +137,7 @@ pub async fn count_in_postgres(
     if amount == 0 {
         return Ok(());
     }
-    sqlx::query(UPSERT)
+    sqlx::query(UPSERT_POSTGRES)
         .bind(day_of(now_ms))
         .bind(kind)
         .bind(i64::try_from(amount).unwrap_or(i64::MAX))
@@ -161,9 +161,18 @@ pub async fn count_generation_postgres(
     Ok(())
 }
 
-/// Adds to a day's count (both engines read this SQL alike).
+/// Adds to a day's count on SQLite (its one writer commits batches).
 const UPSERT: &str = "INSERT INTO ops_events (day, kind, count) VALUES ($1, $2, $3)
      ON CONFLICT (day, kind) DO UPDATE SET count = ops_events.count + excluded.count";
+
+/// Adds to a day's count on PostgreSQL, in this connection's own row of it
+/// (`shard`): a single row per day and kind made every transaction that
+/// counted wait for the previous one's commit to reach the disk (see the
+/// migration `…_ops_events_shards.sql` for the figures). Readers add the
+/// rows up.
+const UPSERT_POSTGRES: &str = "INSERT INTO ops_events (day, kind, shard, count)
+     VALUES ($1, $2, pg_backend_pid() % 64, $3)
+     ON CONFLICT (day, kind, shard) DO UPDATE SET count = ops_events.count + excluded.count";
 
 /// Where the in-memory counts are written: SQLite's database writer (in
 /// one job, committed with whatever else is being written) or a
@@ -181,7 +190,7 @@ impl CountsStore {
             Self::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
                 for ((day, kind), count) in counts.iter() {
-                    sqlx::query(UPSERT)
+                    sqlx::query(UPSERT_POSTGRES)
                         .bind(day)
                         .bind(kind)
                         .bind(i64::try_from(*count).unwrap_or(i64::MAX))

@@ -8,12 +8,18 @@
 //! `notify::LOGIN` with the attempt id, and this process's listener
 //! publishes what it hears ([`listen`]); when the listener was cut off it
 //! wakes every watched attempt, since notifications may have been lost.
+//! Attempts are announced after their commit (`notify::Announcer`), so a
+//! process that dies in between loses an announcement: every watched
+//! attempt is also read again every [`RECHECK_EVERY`].
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use tokio::sync::watch;
 
-use crate::notify::{self, Heard, Listener};
+use crate::{
+    notify::{self, Heard, Listener},
+    state::Shutdown,
+};
 
 use crate::watch_map::WatchMap;
 
@@ -27,16 +33,36 @@ pub trait LoginHub: Send + Sync + 'static {
     fn publish_all(&self);
 }
 
+/// How often, on PostgreSQL, every waiting stream reads its attempt again
+/// whatever it heard: the longest a browser waits when the process that
+/// took its scan died before announcing it. One read of one row per
+/// waiting browser each time (1 000 waiting: 100 reads a second).
+pub const RECHECK_EVERY: Duration = Duration::from_secs(10);
+
 /// Publishes what `listener` hears of attempts (PostgreSQL): the changes
-/// any server process made, and after a lost connection, everything.
-pub fn listen(hub: Arc<dyn LoginHub>, listener: &Listener) {
+/// any server process made, after a lost connection everything, and
+/// everything every [`RECHECK_EVERY`], until `shutdown`.
+pub fn listen(hub: Arc<dyn LoginHub>, listener: &Listener, shutdown: Shutdown) {
+    let heard = hub.clone();
     listener.on(
         notify::LOGIN,
-        Arc::new(move |heard| match heard {
-            Heard::Changed(attempt) => hub.publish(attempt),
-            Heard::Reconnected => hub.publish_all(),
+        Arc::new(move |heard_now| match heard_now {
+            Heard::Changed(attempt) => heard.publish(attempt),
+            Heard::Reconnected => heard.publish_all(),
         }),
     );
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(RECHECK_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        every.tick().await;
+        let mut stopped = std::pin::pin!(shutdown.stopped());
+        loop {
+            tokio::select! {
+                _ = every.tick() => hub.publish_all(),
+                () = &mut stopped => return,
+            }
+        }
+    });
 }
 
 /// Changes of one attempt, as long as it is held.

@@ -35,7 +35,12 @@ pub use super::{
     completion::{Authorized, Completed, Completion},
     push::{Push, Pushed},
 };
-use crate::{db::StoreError, db_writer::DbWriter, notify::Listener};
+use crate::{
+    db::StoreError,
+    db_writer::DbWriter,
+    notify::{Announcer, Listener},
+    state::Shutdown,
+};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -132,10 +137,12 @@ impl Stores {
         hub: Arc<dyn LoginHub>,
         sessions: Arc<SessionCache>,
         rules: Rules,
+        shutdown: Shutdown,
     ) -> Self {
-        super::hub::listen(hub, listener);
+        super::hub::listen(hub, listener, shutdown.clone());
         SessionCache::listen(sessions, listener);
-        let store = Arc::new(postgres::PgStore::new(pool, rules));
+        let announcer = Announcer::start(&pool, shutdown);
+        let store = Arc::new(postgres::PgStore::new(pool, rules, announcer));
         Self {
             login: store.clone(),
             sessions: store,

@@ -13,10 +13,13 @@
 //!   each other;
 //! - the attempt is read `FOR UPDATE` and changed only from the status the
 //!   change starts from, so two processes change it once;
-//! - every change a browser waits for sends `notify::LOGIN` (the attempt
-//!   id) and every revocation `notify::SESSION` (the token hash in hex) in
-//!   the same transaction: delivered to every process at the commit, and
-//!   never for a change rolled back.
+//! - every change a browser waits for is announced on `notify::LOGIN` (the
+//!   attempt id) once committed, by this process's [`Announcer`] (many in
+//!   one statement: a notification inside each push's transaction made the
+//!   pushes commit one at a time, see `notify`); every revocation sends
+//!   `notify::SESSION` (the token hash in hex) inside its transaction:
+//!   delivered to every process at the commit, so no cache keeps a revoked
+//!   session.
 //!
 //! PostgreSQL's `TEXT` cannot hold U+0000, which SQLite's can; text that
 //! comes from outside (a push's fields, a request's nonce) is stored with
@@ -34,7 +37,8 @@ use super::{
     StoreResult, URL_CHECK_DIGEST,
 };
 use crate::{
-    clock, notify,
+    clock,
+    notify::{self, Announcer},
     ops::events,
     wechat_login::{
         attempt::{Attempt, NewAttempt},
@@ -53,11 +57,16 @@ const SELECT_ATTEMPT: &str = "SELECT id, binding_hash, status, openid, user_id, 
 pub struct PgStore {
     pool: PgPool,
     rules: Rules,
+    announcer: Announcer,
 }
 
 impl PgStore {
-    pub fn new(pool: PgPool, rules: Rules) -> Self {
-        Self { pool, rules }
+    pub fn new(pool: PgPool, rules: Rules, announcer: Announcer) -> Self {
+        Self {
+            pool,
+            rules,
+            announcer,
+        }
     }
 
     async fn begin(&self) -> sqlx::Result<PgTx> {
@@ -83,11 +92,9 @@ impl LoginStore for PgStore {
             Taken::Handled(outcome) => (Pushed::Reply(outcome.reply), outcome.changed),
             Taken::StampReused => (Pushed::StampReused, None),
         };
-        if let Some((attempt, _)) = &changed {
-            notify::send(&mut *tx.0, notify::LOGIN, attempt).await?;
-        }
         tx.0.commit().await?;
         if let Some((attempt, status)) = &changed {
+            self.announcer.announce(notify::LOGIN, attempt);
             tracing::info!(attempt = %push::short(attempt), status = status.as_str(), "login scanned");
         }
         Ok(pushed)
@@ -131,10 +138,10 @@ impl LoginStore for PgStore {
     async fn complete(&self, completion: Completion) -> StoreResult<Completed> {
         let mut tx = self.begin().await?;
         let completed = completion::complete(&mut tx, &completion, clock::now_ms()).await?;
-        if matches!(completed, Completed::LoggedIn(_)) {
-            notify::send(&mut *tx.0, notify::LOGIN, &completion.attempt).await?;
-        }
         tx.0.commit().await?;
+        if matches!(completed, Completed::LoggedIn(_)) {
+            self.announcer.announce(notify::LOGIN, &completion.attempt);
+        }
         Ok(completed)
     }
 
