@@ -221,3 +221,51 @@ async fn the_same_push_delivered_to_a_and_b_is_one_login() {
     .unwrap();
     assert_eq!(follows, 5, "each push counted once");
 }
+
+/// A process that commits a scan and dies before announcing it
+/// (`notify::Announcer` sends after the commit): the browser still hears
+/// of it, at its stream's next re-read (`hub::RECHECK_EVERY`, 10 s).
+#[tokio::test]
+async fn a_scan_nobody_announced_reaches_the_browser_at_the_next_recheck() {
+    if skip_unless_postgres("a_scan_nobody_announced_reaches_the_browser_at_the_next_recheck") {
+        return;
+    }
+    let a = spawn(&[]).await;
+    let id = a.start().await;
+    let response = a.get(&format!("/api/login/{id}/events")).await;
+    assert_eq!(response.status(), 200);
+    let mut events = response.bytes_stream();
+    let mut seen = String::new();
+    wait_for(&mut events, &mut seen, "pending", Duration::from_secs(5)).await;
+
+    // What B's transaction commits for a scan, without the announcement.
+    let now = now_unix() * 1000;
+    sqlx::query(
+        "INSERT INTO users (openid, display_name, following, created_at) VALUES ($1, '没说的人', 1, $2)",
+    )
+    .bind(ALICE)
+    .bind(now)
+    .execute(&a.db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE login_attempts SET status = 'confirmed', openid = $1,
+             user_id = (SELECT id FROM users WHERE openid = $1), scanned_at = $2, confirmed_at = $2
+         WHERE id = $3",
+    )
+    .bind(ALICE)
+    .bind(now)
+    .bind(&id)
+    .execute(&a.db)
+    .await
+    .unwrap();
+    let changed = Instant::now();
+    wait_for(&mut events, &mut seen, "confirmed", Duration::from_secs(12)).await;
+    println!(
+        "heard a change nobody announced after {:?}",
+        changed.elapsed()
+    );
+    let done = a.complete(&id).await;
+    assert_eq!(done.status(), 200);
+    assert_eq!(me(&a.browser, &a).await, 200);
+}

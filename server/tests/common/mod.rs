@@ -163,9 +163,17 @@ pub mod postgres {
     }
 
     /// Drops `name`, ending its connections (called from `Drop`, so on a
-    /// thread of its own with its own runtime).
+    /// thread of its own with its own runtime). Waits at most
+    /// `DROP_WAIT`: while it waits, the test's runtime (which also runs the
+    /// server) is blocked, and a connection the server had half opened
+    /// then stays in PostgreSQL's authentication until its timeout (a
+    /// minute), which `DROP DATABASE` waits for. Past the wait the drop
+    /// finishes on its own (or, if the test process ends first, a later
+    /// run drops the database as stale).
     pub fn drop_database(name: String) {
-        let _ = std::thread::spawn(move || {
+        const DROP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+        let (done, dropped) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -176,8 +184,9 @@ pub mod postgres {
                     .execute(&mut admin)
                     .await;
             });
-        })
-        .join();
+            let _ = done.send(());
+        });
+        let _ = dropped.recv_timeout(DROP_WAIT);
     }
 }
 
