@@ -16,10 +16,11 @@
 //!   streams read again now and then anyway (`hub::RECHECK_EVERY`).
 //!   Why: PostgreSQL makes every committing transaction that notified wait
 //!   for the previous one's commit to reach the disk (one database-wide
-//!   lock, held through the flush), so with [`send`] in each verified push
-//!   the pushes commit one at a time: 984 verified callbacks/s on this
-//!   2-core machine, against the issue's ≥ 3 000 (bench/README, "SQLite
-//!   next to PostgreSQL").
+//!   lock, held through the flush), and each notifying statement is one
+//!   more round trip. Measured with `loadtest --only engines` on this
+//!   2-core machine: 1 929–1 996 verified callbacks/s with [`send`] in each
+//!   push's transaction, 2 486–2 605/s with the announcer (bench/README,
+//!   "SQLite next to PostgreSQL").
 //!
 //! Each process holds one [`Listener`]: one connection that listens on
 //! every channel in [`CHANNELS`] and calls the handlers registered for a
