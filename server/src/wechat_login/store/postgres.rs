@@ -155,45 +155,44 @@ impl LoginStore for PgStore {
     async fn clean(&self, limit: u64) -> StoreResult<(Removed, bool)> {
         let before = Cutoffs::at(clock::now_ms());
         let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
+        // Each table's expired rows, at most `limit` of them: (table, its
+        // key's columns, the column compared with the cutoff, the cutoff).
+        let chunks = [
+            ("login_attempts", "id", "expires_at", before.attempts),
+            (
+                "sessions",
+                "token_hash",
+                "expires_at",
+                before.sessions_expired,
+            ),
+            (
+                "sessions",
+                "token_hash",
+                "revoked_at",
+                before.sessions_revoked,
+            ),
+            ("wechat_events", "dedup_key", "received_at", before.events),
+            (
+                "push_nonces",
+                "timestamp, nonce",
+                "timestamp",
+                before.stamps,
+            ),
+        ];
+        let mut removed = [0u64; 5];
         let mut tx = self.pool.begin().await?;
-        let mut delete = async |sql: &str, before: i64| -> sqlx::Result<u64> {
-            Ok(sqlx::query(sql)
-                .bind(before)
-                .bind(limit_sql)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected())
-        };
-        let attempts = delete(
-            "DELETE FROM login_attempts WHERE id IN
-             (SELECT id FROM login_attempts WHERE expires_at < $1 LIMIT $2)",
-            before.attempts,
-        )
-        .await?;
-        let expired = delete(
-            "DELETE FROM sessions WHERE token_hash IN
-             (SELECT token_hash FROM sessions WHERE expires_at < $1 LIMIT $2)",
-            before.sessions_expired,
-        )
-        .await?;
-        let revoked = delete(
-            "DELETE FROM sessions WHERE token_hash IN
-             (SELECT token_hash FROM sessions WHERE revoked_at < $1 LIMIT $2)",
-            before.sessions_revoked,
-        )
-        .await?;
-        let events = delete(
-            "DELETE FROM wechat_events WHERE dedup_key IN
-             (SELECT dedup_key FROM wechat_events WHERE received_at < $1 LIMIT $2)",
-            before.events,
-        )
-        .await?;
-        let stamps = delete(
-            "DELETE FROM push_nonces WHERE (timestamp, nonce) IN
-             (SELECT timestamp, nonce FROM push_nonces WHERE timestamp < $1 LIMIT $2)",
-            before.stamps,
-        )
-        .await?;
+        for ((table, key, column, cutoff), removed) in chunks.into_iter().zip(&mut removed) {
+            *removed = sqlx::query(&format!(
+                "DELETE FROM {table} WHERE ({key}) IN
+                 (SELECT {key} FROM {table} WHERE {column} < $1 LIMIT $2)"
+            ))
+            .bind(cutoff)
+            .bind(limit_sql)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        let [attempts, expired, revoked, events, stamps] = removed;
         tx.commit().await?;
         Ok(Removed::of_chunk(
             limit, attempts, expired, revoked, events, stamps,
