@@ -229,7 +229,10 @@ impl Announcer {
     /// change is committed. Never waits.
     pub fn announce(&self, channel: &'static str, payload: &str) {
         debug_assert!(CHANNELS.contains(&channel), "{channel} is not listened on");
-        if self.queue.try_send((channel, payload.to_owned())).is_err() {
+        // Closed: the server is stopping, and the others re-read anyway.
+        if let Err(mpsc::error::TrySendError::Full(_)) =
+            self.queue.try_send((channel, payload.to_owned()))
+        {
             tracing::warn!(
                 channel,
                 "too many notifications waiting to be sent: one dropped (its listeners read again soon)"
@@ -246,20 +249,17 @@ async fn announce(
     let mut connection = None;
     let mut batch = Vec::with_capacity(BATCH_MAX);
     let mut stopped = std::pin::pin!(shutdown.stopped());
+    let mut stopping = false;
     loop {
-        let more = tokio::select! {
-            got = waiting.recv_many(&mut batch, BATCH_MAX) => got > 0,
-            () = &mut stopped => {
+        tokio::select! {
+            // Closed at the stop: what is queued is still received (and
+            // sent), then nothing.
+            got = waiting.recv_many(&mut batch, BATCH_MAX) => if got == 0 { return },
+            () = &mut stopped, if !stopping => {
+                stopping = true;
                 waiting.close();
-                while waiting.recv_many(&mut batch, BATCH_MAX).await > 0 {
-                    send_batch(&options, &mut connection, &batch).await;
-                    batch.clear();
-                }
-                return;
+                continue;
             }
-        };
-        if !more {
-            return;
         }
         send_batch(&options, &mut connection, &batch).await;
         batch.clear();
@@ -277,18 +277,16 @@ async fn send_batch(
     let channels: Vec<&str> = batch.iter().map(|(channel, _)| *channel).collect();
     let payloads: Vec<&str> = batch.iter().map(|(_, payload)| payload.as_str()).collect();
     for _ in 0..2 {
-        if connection.is_none() {
-            match PgConnection::connect_with(options).await {
-                Ok(new) => *connection = Some(new),
+        let db = match connection {
+            Some(db) => db,
+            None => match PgConnection::connect_with(options).await {
+                Ok(new) => connection.insert(new),
                 Err(error) => {
                     tracing::warn!(%error, "cannot connect to send notifications; trying again");
                     tokio::time::sleep(RETRY).await;
                     continue;
                 }
-            }
-        }
-        let Some(db) = connection.as_mut() else {
-            continue;
+            },
         };
         let sent =
             sqlx::query("SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS n(c, p)")

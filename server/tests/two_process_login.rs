@@ -32,6 +32,23 @@ async fn wait_for(
     }
 }
 
+/// `app`'s event stream of attempt `id`, read until its first status
+/// (`pending`): the stream and what it said so far.
+async fn follow(
+    app: &TestApp,
+    id: &str,
+) -> (
+    impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin,
+    String,
+) {
+    let response = app.get(&format!("/api/login/{id}/events")).await;
+    assert_eq!(response.status(), 200);
+    let mut events = response.bytes_stream();
+    let mut seen = String::new();
+    wait_for(&mut events, &mut seen, "pending", Duration::from_secs(5)).await;
+    (events, seen)
+}
+
 /// `browser`'s request to `/api/me` on `app`: the HTTP status.
 async fn me(browser: &reqwest::Client, app: &TestApp) -> u16 {
     browser
@@ -51,11 +68,7 @@ async fn a_scan_delivered_to_b_reaches_the_browser_waiting_on_a() {
     let a = spawn(&[]).await;
     let b = a.spawn_beside(&[]).await;
     let id = a.start().await;
-    let response = a.get(&format!("/api/login/{id}/events")).await;
-    assert_eq!(response.status(), 200);
-    let mut events = response.bytes_stream();
-    let mut seen = String::new();
-    wait_for(&mut events, &mut seen, "pending", Duration::from_secs(5)).await;
+    let (mut events, mut seen) = follow(&a, &id).await;
 
     // WeChat's load balancer picks B.
     let (status, reply) = b.scan(ALICE, &id, false).await;
@@ -84,10 +97,7 @@ async fn a_browser_completes_on_b_when_a_stops_mid_login() {
     let b = a.spawn_beside(&[]).await;
     let browser = a.browser.clone();
     let id = a.start().await;
-    let response = a.get(&format!("/api/login/{id}/events")).await;
-    let mut on_a = response.bytes_stream();
-    let mut seen = String::new();
-    wait_for(&mut on_a, &mut seen, "pending", Duration::from_secs(5)).await;
+    let (mut on_a, _) = follow(&a, &id).await;
 
     // A goes away (a deploy): its stream ends; the browser reconnects, and
     // the load balancer sends it to B.
@@ -232,11 +242,7 @@ async fn a_scan_nobody_announced_reaches_the_browser_at_the_next_recheck() {
     }
     let a = spawn(&[]).await;
     let id = a.start().await;
-    let response = a.get(&format!("/api/login/{id}/events")).await;
-    assert_eq!(response.status(), 200);
-    let mut events = response.bytes_stream();
-    let mut seen = String::new();
-    wait_for(&mut events, &mut seen, "pending", Duration::from_secs(5)).await;
+    let (mut events, mut seen) = follow(&a, &id).await;
 
     // What B's transaction commits for a scan, without the announcement.
     let now = now_unix() * 1000;

@@ -119,11 +119,12 @@ pub fn count_in(db: &Connection, kind: &str, amount: u64, now_ms: i64) -> rusqli
     if amount == 0 {
         return Ok(());
     }
-    db.prepare_cached(UPSERT)?.execute(rusqlite::params![
-        day_of(now_ms),
-        kind,
-        i64::try_from(amount).unwrap_or(i64::MAX)
-    ])?;
+    db.prepare_cached(UPSERT_SQLITE)?
+        .execute(rusqlite::params![
+            day_of(now_ms),
+            kind,
+            i64::try_from(amount).unwrap_or(i64::MAX)
+        ])?;
     Ok(())
 }
 
@@ -162,7 +163,7 @@ pub async fn count_generation_postgres(
 }
 
 /// Adds to a day's count on SQLite (its one writer commits batches).
-const UPSERT: &str = "INSERT INTO ops_events (day, kind, count) VALUES ($1, $2, $3)
+const UPSERT_SQLITE: &str = "INSERT INTO ops_events (day, kind, count) VALUES ($1, $2, $3)
      ON CONFLICT (day, kind) DO UPDATE SET count = ops_events.count + excluded.count";
 
 /// Adds to a day's count on PostgreSQL, in this connection's own row of it
@@ -354,11 +355,12 @@ impl OpsEvents {
 
 fn write(db: &Connection, counts: &Pending) -> rusqlite::Result<()> {
     for ((day, kind), count) in counts {
-        db.prepare_cached(UPSERT)?.execute(rusqlite::params![
-            day,
-            kind,
-            i64::try_from(*count).unwrap_or(i64::MAX)
-        ])?;
+        db.prepare_cached(UPSERT_SQLITE)?
+            .execute(rusqlite::params![
+                day,
+                kind,
+                i64::try_from(*count).unwrap_or(i64::MAX)
+            ])?;
     }
     Ok(())
 }

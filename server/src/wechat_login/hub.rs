@@ -43,12 +43,12 @@ pub const RECHECK_EVERY: Duration = Duration::from_secs(10);
 /// any server process made, after a lost connection everything, and
 /// everything every [`RECHECK_EVERY`], until `shutdown`.
 pub fn listen(hub: Arc<dyn LoginHub>, listener: &Listener, shutdown: Shutdown) {
-    let heard = hub.clone();
+    let publisher = hub.clone();
     listener.on(
         notify::LOGIN,
-        Arc::new(move |heard_now| match heard_now {
-            Heard::Changed(attempt) => heard.publish(attempt),
-            Heard::Reconnected => heard.publish_all(),
+        Arc::new(move |heard| match heard {
+            Heard::Changed(attempt) => publisher.publish(attempt),
+            Heard::Reconnected => publisher.publish_all(),
         }),
     );
     tokio::spawn(async move {
